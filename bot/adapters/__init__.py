@@ -1,0 +1,1 @@
+"""Thin adapters around the core: the HTTP API, the source pages and the Gradio console."""

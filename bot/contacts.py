@@ -1,0 +1,34 @@
+"""The clinic's contact details as the corpus states them (for abstentions)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .corpus import Chunk
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\d)(?:\+?1[ -.]?)?(?:\(\d{3}\)\s?|\d{3}[ -.])\d{3}[ -.]\d{4}(?!\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class Contacts:
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    chunk: Chunk | None  # the passage that states them, for a citation
+
+    def sentence(self) -> str:
+        parts = [*self.emails[:1], *self.phones[:1]]
+        if not parts:
+            return "Please contact the clinic directly."
+        return "You can reach the clinic at " + " or ".join(parts) + "."
+
+
+def find_contacts(chunks: list[Chunk]) -> Contacts:
+    """The first passage that gives an email or phone number, and what it gives."""
+    for chunk in chunks:
+        emails = tuple(m.rstrip(".") for m in _EMAIL.findall(chunk.text))
+        phones = tuple(_PHONE.findall(chunk.text))
+        if emails or phones:
+            return Contacts(emails, phones, chunk)
+    return Contacts((), (), None)

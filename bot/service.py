@@ -1,0 +1,123 @@
+"""The bot: load the model and index once, answer ``answer(message, history)``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .answering import Thresholds, decide
+from .contacts import Contacts, find_contacts
+from .corpus import corpus_hash
+from .embedder import Embedder, MiniLMEmbedder
+from .errors import CorpusError
+from .followups import resolve
+from .index import LoadedIndex, load_index
+from .replies import Reply, Turn
+from .retrieval import Retriever
+from .safety import is_crisis
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ABSTAIN_TEXT = (
+    "I'm sorry, I can't find an answer to that in the clinic's article, and I don't want to "
+    "guess on a health question. {contact} The clinic's team can answer questions about your "
+    "own situation."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    stale: bool
+    corpus_hash: str | None
+
+
+class Bot:
+    """Answers questions from one loaded index. Thread-safe; build one per process."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings, thresholds: Thresholds | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.thresholds = thresholds or Thresholds()
+        self.retriever = Retriever(index, embedder)
+        self.contacts: Contacts = find_contacts(index.chunks)
+        sections = {(c.source, c.anchor) for c in index.chunks}
+        counts: dict[str, int] = {}
+        for chunk in index.chunks:
+            for w in set(chunk.doc_title.lower().split()) | set(chunk.section.lower().split()):
+                counts[w] = counts.get(w, 0) + 1
+        # Words nearly every section shares ("ketamine", "infusion") name the subject, not
+        # what is asked about it: follow-up resolution ignores them.
+        self._generic = frozenset(w.strip("?") for w, n in counts.items() if n >= max(2, len(sections) // 2))
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder | None = None) -> Bot:
+        """Load the model (unless given) and the index named by ``settings``."""
+        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None)
+        index = load_index(settings.index_dir, embedder)
+        bot = cls(index, embedder, settings)
+        status = bot.index_status()
+        if status.stale:
+            logger.warning("the index in %s is stale: the corpus changed since it was built; run 'python -m bot index'", settings.index_dir)
+        return bot
+
+    def index_status(self) -> IndexStatus:
+        try:
+            current = corpus_hash(self.settings.corpus_dir)
+        except CorpusError:
+            return IndexStatus(False, None)
+        return IndexStatus(current != self.index.manifest.corpus_hash, current)
+
+    def warm_up(self) -> None:
+        """Run one question end to end so the first visitor is not slower than the rest."""
+        self.answer("How much does it cost?")
+
+    def abstention(self, reason: str, query: str = "") -> Reply:
+        text = ABSTAIN_TEXT.format(contact=self.contacts.sentence())
+        return Reply(text, abstained=True, crisis=False, reason=reason, query=query)
+
+    def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
+        """Answer one visitor message, given the conversation before it."""
+        started = time.perf_counter()
+        if is_crisis(message):
+            return self._crisis(message, history)
+        reply = self._answer(message, history)
+        logger.debug("answered in %.1f ms (abstained=%s)", (time.perf_counter() - started) * 1000, reply.abstained)
+        return reply
+
+    def _crisis(self, message: str, history: Sequence[Turn]) -> Reply:
+        text = self.settings.crisis_text
+        citations = ()
+        if "?" in message:
+            extra = self._answer(message, history)
+            if not extra.abstained:
+                text = f"{text}\n\n{extra.answer}"
+                citations = extra.citations
+        return Reply(text, abstained=False, crisis=True, citations=citations, reason="the message speaks of suicide or self-harm")
+
+    def _answer(self, message: str, history: Sequence[Turn]) -> Reply:
+        query = resolve(message, history, self._generic)
+        qv = self.embedder.encode([query])[0]
+        terms = self.retriever.query_terms(query)
+        hits = self.retriever.search(qv, terms)
+        decision = decide(hits, qv, terms, self.retriever, self.thresholds)
+        passages = tuple(
+            {
+                "section": s.chunk.section,
+                "anchor": s.chunk.anchor,
+                "text": h.chunk.text,
+                "dense": round(h.dense, 4),
+                "lexical": round(h.lexical, 4),
+                "coverage": round(s.coverage, 3),
+                "used": decision.answerable and any(c.anchor == s.chunk.anchor for c in decision.citations),
+            }
+            for s in decision.sections
+            for h in s.hits
+        )
+        if not decision.answerable:
+            reply = self.abstention(decision.reason, query)
+            return Reply(reply.answer, True, False, (), reply.reason, query, passages)
+        return Reply(decision.text, False, False, decision.citations, decision.reason, query, passages)

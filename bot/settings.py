@@ -1,0 +1,67 @@
+"""All settings in one frozen object, read from ``FAQBOT_*`` environment variables.
+
+Adapters build it once (``Settings.from_env()``), apply their command-line flags with
+``dataclasses.replace`` and pass it down; no other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+DEFAULT_CRISIS_TEXT = (
+    "It sounds like you may be going through something very painful, and you deserve support "
+    "right now. If you are thinking about suicide or harming yourself, please call or text 988 "
+    "to reach the 988 Suicide & Crisis Lifeline (free, confidential, 24/7), or chat at "
+    "988lifeline.org. If you are in immediate danger, call 911 or go to the nearest emergency room."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    host: str = "127.0.0.1"
+    port: int = 7860
+    log_level: str = "INFO"
+    # Safety
+    crisis_text: str = DEFAULT_CRISIS_TEXT
+    crisis_contacts: tuple[str, ...] = ("988", "911")
+    # Request limits
+    max_message_chars: int = 1000
+    max_history_turns: int = 20
+    max_history_chars: int = 4000
+    max_body_bytes: int = 65536
+    # Cross-origin embedding of the widget
+    allowed_origins: tuple[str, ...] = ()
+    # Retrieval
+    max_passage_words: int = 160
+    torch_threads: int = 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``FAQBOT_<FIELD>`` variables, then ``overrides`` (flags) on top."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"FAQBOT_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            default = f.default
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, Path):
+                    values[f.name] = Path(raw)
+                elif isinstance(default, tuple):
+                    values[f.name] = tuple(p.strip() for p in raw.split(",") if p.strip())
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                raise ValueError(f"FAQBOT_{f.name.upper()}={raw!r} is not a valid {type(default).__name__}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

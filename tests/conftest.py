@@ -1,0 +1,90 @@
+"""Shared fixtures: the real model and an index of the real corpus, built once per session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.corpus import corpus_hash, load_chunks
+from bot.embedder import HashEmbedder, MiniLMEmbedder
+from bot.index import build_index
+from bot.service import Bot
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory, embedder) -> Path:
+    out = tmp_path_factory.mktemp("index")
+    build_index(load_chunks(CORPUS), embedder, out, corpus_hash(CORPUS))
+    return out
+
+
+@pytest.fixture(scope="session")
+def settings(index_dir) -> Settings:
+    return Settings(corpus_dir=CORPUS, index_dir=index_dir)
+
+
+@pytest.fixture(scope="session")
+def bot(settings, embedder) -> Bot:
+    return Bot.load(settings, embedder)
+
+
+@pytest.fixture()
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict[str, str], timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+    """Start ``python app.py`` on a free port and wait for /healthz to answer 200."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("server did not become ready")
+
+
+@pytest.fixture(scope="session")
+def server(settings) -> str:
+    """A real server (app.py) on a free port, serving the session's index."""
+    proc, base = start_server({"FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS)})
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)

@@ -1,0 +1,42 @@
+"""What a visitor notices about answers, with the real model and index."""
+
+from __future__ import annotations
+
+from bot.replies import Turn
+
+
+def test_answer_is_the_clinics_own_sentence_with_its_section(bot):
+    reply = bot.answer("how much does it cost?")
+    assert reply.answer.startswith("The cost of ketamine infusion can vary depending on the facility")
+    assert reply.citations[0].section == "How much does ketamine infusion cost?"
+    corpus_text = " ".join(c.text for c in bot.index.chunks)
+    for citation in reply.citations:
+        assert citation.quote in reply.answer
+        for sentence in citation.quote.split(". "):
+            assert sentence.rstrip(".") in corpus_text  # nothing invented
+
+
+def test_answers_are_a_few_sentences_not_a_section(bot):
+    reply = bot.answer("what are the side effects?")
+    assert not reply.abstained
+    assert len(reply.answer.split()) < 120
+
+
+def test_off_topic_question_abstains_and_points_to_contacts(bot):
+    reply = bot.answer("what's the weather today?")
+    assert reply.abstained and not reply.crisis and reply.citations == ()
+    assert "888-526-8638" in reply.answer
+
+
+def test_crisis_message_gets_crisis_contacts_first(bot):
+    reply = bot.answer("i want to kill myself")
+    assert reply.crisis and not reply.abstained
+    assert reply.answer.startswith(bot.settings.crisis_text[:40])
+    assert "988" in reply.answer and "911" in reply.answer
+
+
+def test_follow_up_uses_the_conversation(bot):
+    history = (Turn("user", "what are the side effects?"), Turn("assistant", "dizziness, nausea..."))
+    reply = bot.answer("how long do they last?", history)
+    assert not reply.abstained
+    assert reply.citations[0].anchor == "how-does-ketamine-infusion-work"

@@ -1,0 +1,76 @@
+"""The HTTP API against a real server (app.py) with the real model and index."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+def chat(server: str, body, **kw) -> httpx.Response:
+    return httpx.post(f"{server}/api/chat", json=body, timeout=30, **kw)
+
+
+def test_cost_question_is_answered_with_the_cost_sentence(server):
+    r = chat(server, {"message": "how much does it cost?"})
+    assert r.status_code == 200
+    reply = r.json()
+    assert "$400-$600" in reply["answer"] and reply["abstained"] is False and reply["crisis"] is False
+    assert reply["citations"][0]["anchor"] == "how-much-does-ketamine-infusion-cost"
+
+
+def test_weather_question_abstains_with_contact_details(server):
+    reply = chat(server, {"message": "what's the weather today?"}).json()
+    assert reply["abstained"] is True and reply["citations"] == []
+    assert "888-526-8638" in reply["answer"] or "info@ketamineinfusioncenters.com" in reply["answer"]
+
+
+def test_history_is_accepted(server):
+    history = [{"role": "user", "content": "how much does it cost?"}, {"role": "assistant", "content": "$400-$600 per session."}]
+    reply = chat(server, {"message": "and does insurance cover that?", "history": history}).json()
+    assert not reply["abstained"] and "insurance" in reply["answer"].lower()
+
+
+def test_healthz_reports_the_index(server):
+    r = httpx.get(f"{server}/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["index"]["model"] == "all-MiniLM-L6-v2" and body["index"]["passages"] > 10
+
+
+def test_source_page_has_the_cited_heading(server):
+    r = httpx.get(f"{server}/source/ketamine-infusion-insurance")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert "id='how-much-does-ketamine-infusion-cost'" in r.text
+    assert httpx.get(f"{server}/source/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        ("not json", {"content-type": "application/json"}, 400, "invalid_json"),
+        ('{"message": "hi"}', {"content-type": "text/plain"}, 415, "unsupported_media_type"),
+        ('{"message": ""}', {"content-type": "application/json"}, 422, "invalid_request"),
+        ('{"message": 5}', {"content-type": "application/json"}, 422, "invalid_request"),
+        ('{"history": []}', {"content-type": "application/json"}, 422, "invalid_request"),
+        ('{"message": "hi", "history": [{"role": "system", "content": "x"}]}', {"content-type": "application/json"}, 422, "invalid_request"),
+        ('["message"]', {"content-type": "application/json"}, 422, "invalid_request"),
+        ('{"message": "' + "a" * 2000 + '"}', {"content-type": "application/json"}, 422, "invalid_request"),
+        ('{"message": "' + "a" * 70000 + '"}', {"content-type": "application/json"}, 413, "body_too_large"),
+    ],
+)
+def test_malformed_requests_get_a_json_4xx(server, body, headers, status, code):
+    r = httpx.post(f"{server}/api/chat", content=body, headers=headers, timeout=30)
+    assert r.status_code == status
+    error = r.json()["error"]
+    assert error["code"] == code and error["message"]
+    assert "Traceback" not in r.text
+
+
+def test_schema_errors_name_the_field(server):
+    r = httpx.post(f"{server}/api/chat", json={"message": "hi", "history": [{"role": "robot", "content": "x"}]})
+    assert "history[0].role" in r.json()["error"]["message"]
+
+
+def test_unknown_route_is_json_404(server):
+    r = httpx.get(f"{server}/api/nothing")
+    assert r.status_code == 404
