@@ -12,7 +12,7 @@ from bot.errors import CorpusError
 from bot.text import normalize, slugify, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTICLE = ROOT.parent / "shared" / "article" / "ketamine-infusion-insurance.txt"
+ARTICLE = ROOT / "tests" / "data" / "article-as-handed-over.txt"  # the clinic's original text
 HEADINGS = [
     "What is ketamine infusion?",
     "How does ketamine infusion work?",
