@@ -66,6 +66,7 @@ def create_api(holder: BotHolder) -> FastAPI:
         allow_origins=list(settings.allowed_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"],
+        expose_headers=["Retry-After"],
         max_age=600,
     )
 
