@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,28 +26,67 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .corpus import corpus_hash, load_chunks
-    from .embedder import MODEL_NAME, MiniLMEmbedder
-    from .index import build_index, staleness
+    """Build the index incrementally; or --check it, or --rollback to the previous build."""
+    from .reindex import check, current_summary, reindex, rollback
 
     settings = _settings(args)
-    out = Path(args.out) if args.out else settings.index_dir
-    started = time.perf_counter()
-    chunks = load_chunks(settings.corpus_dir, settings.max_passage_words)
-    digest = corpus_hash(settings.corpus_dir)
-    if args.if_needed:
-        why = staleness(out, digest, MODEL_NAME)
-        if why is None:
-            print(f"the index in {out}/ is current")
+    if args.out:
+        settings = replace(settings, index_dir=Path(args.out))
+    out = settings.index_dir
+    if args.rollback:
+        now, was = rollback(settings)
+        print(
+            f"{out}/ serves build {now.build_id} again (built {now.built_at}, {now.passages} passages); "
+            f"build {was.build_id} is kept as 'previous': run --rollback again to undo"
+        )
+        return 0
+    if args.check or args.if_needed:
+        found = check(settings)
+        if args.check:
+            if args.json:
+                print(json.dumps({"current": not found, "changes": found}))
+            elif found:
+                print(f"the index in {out}/ is stale; run 'python -m bot index':")
+                print("\n".join(f"  {line}" for line in found))
+            else:
+                print(f"the index in {out}/ is current")
+            return 1 if found else 0
+        if not found:
+            if args.json:
+                print(json.dumps(current_summary(settings).to_json()))
+            else:
+                print(f"the index in {out}/ is current")
             return 0
-        print(f"rebuilding the index: {why}")
-    manifest = build_index(chunks, MiniLMEmbedder(), out, digest)
-    seconds = round(time.perf_counter() - started, 2)
-    if args.json:
-        print(json.dumps({"documents": manifest.documents, "chunks": manifest.passages, "seconds": seconds, "build_id": manifest.build_id}))
-    else:
-        print(f"indexed {manifest.documents} document(s), {manifest.sections} sections, {manifest.passages} passages into {out}/ in {seconds}s")
+        print(f"rebuilding the index: {'; '.join(found)}", file=sys.stderr if args.json else sys.stdout)
+    progress, done = _progress_bar()
+    try:
+        summary = reindex(settings, progress=progress)
+    finally:
+        done()
+    print(json.dumps(summary.to_json()) if args.json else summary.line(out))
     return 0
+
+
+def _progress_bar():
+    """A progress bar on a terminal (shown only when embedding takes more than a second),
+    as a ``progress(done, total)`` callback and a function that closes it."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="embedding", unit="text", delay=1.0, leave=False, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return progress, close
 
 
 def _bot(args: argparse.Namespace):
@@ -81,7 +119,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.baseline:
         from .baseline import BaselineBot
 
-        answer = BaselineBot(bot).answer
+        baseline = BaselineBot(bot)
+        threshold = baseline.calibrate(cases, evaluation.passed)
+        print(f"baseline: top FAISS passage when its similarity >= {threshold:.2f} (its best threshold on this file)", file=sys.stderr)
+        answer = baseline.answer
     else:
         answer = bot.answer
     report = evaluation.run(cases, answer, bot.settings.crisis_contacts)
@@ -118,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="index folder (default index/, or FAQBOT_INDEX_DIR)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--if-needed", action="store_true", help="build only when the index is missing, stale or for another model")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--check", action="store_true", help="exit 1 and say what changed when the index is stale, 0 when current (for CI)")
+    what.add_argument("--rollback", action="store_true", help="serve the previous build again (run twice to undo)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer one question with its sources")

@@ -1,27 +1,39 @@
-"""Read the Markdown files under ``corpus/`` into documents, sections and passages.
+"""Read the documents under ``corpus/`` into sections and passages.
 
-A passage (:class:`Chunk`) is a paragraph, or a list together with the paragraph that
-introduces it, or a run of sentences of a long paragraph. It keeps its source file, the
-section it belongs to (with a GitHub-style anchor), its position, and an id derived from
-its content, so the same text gets the same id on every build.
+A document is a Markdown, plain-text or HTML file (see :mod:`bot.formats`); sub-folders are
+allowed. Every format becomes the same :class:`Document`: sections with GitHub-style
+anchors, each holding paragraphs and list items. A passage (:class:`Chunk`) is a paragraph,
+or a list together with the paragraph that introduces it, or a run of sentences of a long
+paragraph. It keeps its source file, the section it belongs to, its position, and an id
+derived from its content, so the same text gets the same id on every build.
+
+Content that cannot be served well is refused with the file, the line and what to fix:
+an empty document, undecodable bytes, two sections with one anchor, the same document
+twice. A heading with no text under it is a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .formats import LIST_ITEM, OUTLINERS, SUFFIXES, Block, Heading, Outline, read_text
 from .text import slugify, split_sentences
 
 logger = logging.getLogger(__name__)
 
-CORPUS_SUFFIXES = (".md",)
-_HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+CORPUS_SUFFIXES = SUFFIXES
+QUESTIONS_FILES = ("questions.yaml", "questions.yml")  # curated phrasings, see bot.questions
+_LIST_ITEM = LIST_ITEM
+_EMPTY_HINT = {
+    ".md": "add a '# Title' and paragraphs, or delete it",
+    ".txt": "add paragraphs of text, or delete it",
+    ".html": "add headings and paragraphs (<h1>, <p>) to its body, or delete it",
+    ".htm": "add headings and paragraphs (<h1>, <p>) to its body, or delete it",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +62,6 @@ class Chunk:
         return cls(**{**data, "sentences": tuple(data["sentences"])})
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A paragraph or a list item as written in the file."""
-
-    text: str
-    line: int
-    is_item: bool = False
-
-
 @dataclass(slots=True)
 class Section:
     title: str
@@ -70,8 +73,8 @@ class Section:
 
 @dataclass(slots=True)
 class Document:
-    name: str
-    source: str
+    name: str  # path under the corpus folder without its suffix: /source/<name>
+    source: str  # corpus/ketamine-infusion-insurance.md
     title: str
     url: str | None
     sections: list[Section]
@@ -80,86 +83,51 @@ class Document:
         return self.url or f"/source/{self.name}"
 
 
-def _read_text(path: Path, display: str) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CorpusError(
-            display, line, f"byte {data[exc.start]:#x} is not UTF-8: re-save the file as UTF-8"
-        ) from None
-    return text.removeprefix("\ufeff")
+def display_path(path: Path, root: Path) -> str:
+    """How files are named in passages and messages: ``corpus/sub/file.md``."""
+    return (Path(root.name) / path.relative_to(root)).as_posix()
 
 
-def _front_matter(lines: list[str], display: str) -> tuple[dict[str, str], int]:
-    """Parse an optional ``---`` block of ``key: value`` lines; return it and the body start."""
-    if not lines or lines[0].strip() != "---":
-        return {}, 0
-    meta: dict[str, str] = {}
-    for i, raw in enumerate(lines[1:], start=1):
-        if raw.strip() == "---":
-            return meta, i + 1
-        if raw.strip():
-            key, sep, value = raw.partition(":")
-            if not sep:
-                raise CorpusError(display, i + 1, "front matter lines must read 'key: value'")
-            meta[key.strip().lower()] = value.strip().strip("\"'")
-    raise CorpusError(display, 1, "front matter opened with '---' is never closed with '---'")
+def parse_document(path: Path, root: Path) -> Document:
+    """Read one corpus file, of any format, into a :class:`Document`.
+
+    Raises :class:`CorpusError` naming the file and line for content that cannot be served.
+    """
+    rel = path.relative_to(root)
+    display = display_path(path, root)
+    suffix = path.suffix.lower()
+    outliner = OUTLINERS.get(suffix)
+    if outliner is None:
+        raise CorpusError(display, None, f"is not a format the bot reads ({', '.join(SUFFIXES)})")
+    outline = outliner(read_text(path, display), display)
+    return _document(outline, rel.with_suffix("").as_posix(), display, suffix)
 
 
 def parse_markdown(path: Path, root: Path) -> Document:
-    """Read one Markdown file into a :class:`Document`."""
-    rel = path.relative_to(root)
-    display = (Path(root.name) / rel).as_posix()
-    lines = _read_text(path, display).splitlines()
-    meta, start = _front_matter(lines, display)
-    name = rel.with_suffix("").as_posix()
-    title = meta.get("title", "")
+    """Read one corpus file (kept for callers from when the corpus was Markdown only:
+    it reads every format, by the file's suffix, like :func:`parse_document`)."""
+    return parse_document(path, root)
+
+
+def _document(outline: Outline, name: str, display: str, suffix: str) -> Document:
+    title = outline.title
     sections: list[Section] = []
     current: Section | None = None
-    para: list[str] = []
-    para_line = 0
-
-    def flush() -> None:
-        nonlocal para, current
-        if not para:
-            return
-        if current is None:
-            fallback = title or name
-            current = Section(fallback, slugify(fallback), 1, para_line)
+    for item in outline.items:
+        if isinstance(item, Heading):
+            if item.level == 1 and not title:
+                title = item.text
+            current = Section(item.text, item.anchor or slugify(item.text), item.level, item.line)
             sections.append(current)
-        current.blocks.append(Block(" ".join(para), para_line))
-        para = []
-
-    for number, raw in enumerate(lines[start:], start=start + 1):
-        stripped = raw.strip()
-        heading = _HEADING.match(stripped)
-        if heading:
-            flush()
-            level, text = len(heading.group(1)), heading.group(2)
-            if level == 1 and not title:
-                title = text
-            current = Section(text, slugify(text), level, number)
+            continue
+        if current is None:  # text before the first heading
+            fallback = outline.title or name
+            current = Section(fallback, slugify(fallback), 1, item.line)
             sections.append(current)
-        elif not stripped:
-            flush()
-        elif _LIST_ITEM.match(raw):
-            flush()
-            if current is None:
-                para, para_line = [stripped], number
-                flush()
-                current.blocks[-1] = Block(stripped, number, is_item=True)
-            else:
-                current.blocks.append(Block(stripped, number, is_item=True))
-        else:
-            if not para:
-                para_line = number
-            para.append(stripped)
-    flush()
+        current.blocks.append(item)
 
     if not any(s.blocks for s in sections):
-        raise CorpusError(display, None, "has no text: add a '# Title' and paragraphs, or delete it")
+        raise CorpusError(display, None, f"has no text: {_EMPTY_HINT.get(suffix, 'add text or delete it')}")
     # The text under the document's title is its introduction; when a section repeats the
     # title (as the clinic's article does), the section keeps the plain anchor.
     deeper = {s.anchor for s in sections if s.level > 1}
@@ -177,8 +145,13 @@ def parse_markdown(path: Path, root: Path) -> Document:
             )
         seen.setdefault(section.anchor, section.line)
         if not section.blocks and section.level > 1:
-            logger.warning("%s:%d: heading '%s' has no text under it", display, section.line, section.title)
-    return Document(name, display, title or name, meta.get("url") or None, sections)
+            logger.warning(
+                "%s:%d: heading '%s' has no text under it: add its text or remove the heading",
+                display,
+                section.line,
+                section.title,
+            )
+    return Document(name, display, title or name, outline.url or None, sections)
 
 
 def item_text(block: Block) -> str:
@@ -245,29 +218,89 @@ def chunk_document(doc: Document, max_words: int = 160) -> list[Chunk]:
     return chunks
 
 
+def _visible(path: Path, root: Path) -> bool:
+    return path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
 def corpus_files(root: Path) -> list[Path]:
-    """Every corpus file under ``root``, in a stable order."""
+    """Every document under ``root`` (.md, .txt, .html), in a stable order; hidden files
+    and folders (``.git``, ``.DS_Store``) are left out."""
     if not root.is_dir():
         raise CorpusError(root, None, "corpus folder not found: create it or pass --corpus")
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES)
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in CORPUS_SUFFIXES and _visible(p, root))
+
+
+def questions_file(root: Path) -> Path | None:
+    """The curated phrasings file of the corpus (``questions.yaml``), if there is one."""
+    for name in QUESTIONS_FILES:
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def source_files(root: Path) -> list[Path]:
+    """Everything a build reads: the documents and the phrasings file."""
+    extra = questions_file(root)
+    return corpus_files(root) + ([extra] if extra else [])
 
 
 def load_corpus(root: Path) -> list[Document]:
-    """Parse every document under ``root``; raises :class:`CorpusError` naming file and line."""
-    docs = [parse_markdown(p, root) for p in corpus_files(root)]
-    if not docs:
-        raise CorpusError(root, None, "holds no .md files: add the clinic's articles there")
-    return docs
+    """Parse every document under ``root``; raises :class:`CorpusError` naming file and line.
+
+    The same document twice is an error: two formats of one name (``aftercare.md`` and
+    ``aftercare.html``) or two files with identical bytes (a re-upload under a new name).
+    """
+    files = corpus_files(root)
+    ignored = [
+        p
+        for p in root.rglob("*")
+        if _visible(p, root) and p.suffix.lower() not in CORPUS_SUFFIXES and p.name not in QUESTIONS_FILES
+    ]
+    for path in sorted(ignored):
+        logger.warning(
+            "%s: not a format the bot reads (%s); it is left out of the index",
+            display_path(path, root),
+            ", ".join(CORPUS_SUFFIXES),
+        )
+    if not files:
+        raise CorpusError(root, None, f"holds no documents ({', '.join(CORPUS_SUFFIXES)}): add the clinic's pages there")
+    names: dict[str, Path] = {}
+    digests: dict[bytes, Path] = {}
+    for path in files:
+        display = display_path(path, root)
+        name = path.relative_to(root).with_suffix("").as_posix()
+        if name in names:
+            raise CorpusError(
+                display, None, f"is the same document as {display_path(names[name], root)} in another format: keep one of them"
+            )
+        names[name] = path
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        if digest in digests:
+            raise CorpusError(
+                display, None, f"has the same content as {display_path(digests[digest], root)}: delete the copy"
+            )
+        digests[digest] = path
+    return [parse_document(p, root) for p in files]
 
 
 def load_chunks(root: Path, max_words: int = 160) -> list[Chunk]:
     return [c for d in load_corpus(root) for c in chunk_document(d, max_words)]
 
 
+def file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file a build reads, by its path under ``root``."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in source_files(root)}
+
+
 def corpus_hash(root: Path) -> str:
-    """sha256 over every corpus file's path and bytes: changes whenever the content does."""
+    """sha256 over every document's and the phrasings file's path and bytes: changes
+    whenever the content does."""
+    return hash_of_files(file_hashes(root))
+
+
+def hash_of_files(hashes: dict[str, str]) -> str:
     digest = hashlib.sha256()
-    for path in corpus_files(root):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for rel, file_digest in sorted(hashes.items()):
+        digest.update(rel.encode() + b"\0")
+        digest.update(bytes.fromhex(file_digest))
     return digest.hexdigest()
