@@ -2,8 +2,8 @@
 
     python app.py [--host 127.0.0.1] [--port 7860]
 
-This file only composes: read the settings, start loading the bot, build the API, mount
-the console, serve.
+This file only composes: read the settings, open the question log, start loading the bot,
+build the API, mount the console (behind the staff sign-in when one is set), serve.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from dataclasses import replace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,16 +20,29 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 
 from bot.adapters.api import create_api  # noqa: E402
-from bot.adapters.ui import build_ui  # noqa: E402
+from bot.adapters.ui import build_ui, staff_auth  # noqa: E402
+from bot.errors import BotError  # noqa: E402
 from bot.runtime import BotHolder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.storage import ChatLog  # noqa: E402
 
 
-def build_app(settings: Settings, holder: BotHolder | None = None):
-    """The ASGI app: API routes first, the Gradio console mounted at ``/``."""
+def build_app(settings: Settings, holder: BotHolder | None = None, log: ChatLog | None = None):
+    """The ASGI app: API routes first, the Gradio console mounted at ``/``.
+
+    Raises :class:`bot.adapters.ui.OpenConsoleRefused` when the console would be open to
+    the network without a sign-in."""
+    auth = staff_auth(settings)
     holder = holder or BotHolder(settings)
+    log = log or ChatLog.open(settings)
     api = create_api(holder)
-    return gr.mount_gradio_app(api, build_ui(holder), path="/"), holder
+    api.state.chat_log = log  # /api/chat records each answered message here
+    app = gr.mount_gradio_app(
+        api, build_ui(holder, log), path="/", auth=auth, auth_message="Staff sign-in: the clinic FAQ bot's console.",
+        run_history=False,  # visitors' questions stay on the server, not in the staff's browser storage
+        footer_links=["api", "settings"],
+    )
+    return app, holder, log
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,11 +50,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="address to listen on (FAQBOT_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (FAQBOT_PORT, default 7860)")
     args = parser.parse_args(argv)
-    settings = Settings.from_env(host=args.host, port=args.port)
+    try:
+        settings = Settings.from_env(host=args.host, port=args.port)
+    except ValueError as exc:
+        parser.exit(2, f"error: {exc}\n")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app, holder = build_app(settings)
+    try:
+        app, holder, log = build_app(settings)
+    except (BotError, ValueError) as exc:
+        parser.exit(2, f"error: {exc}\n")
     holder.load_in_background()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    try:
+        # Open console tabs keep a heartbeat stream open: without a limit, stopping the server
+        # would wait for them.
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    finally:
+        log.close()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_CRISIS_TEXT = (
@@ -39,6 +39,19 @@ class Settings:
     # Retrieval
     max_passage_words: int = 160
     torch_threads: int = 0
+    # The question log and the staff console (see bot/storage.py)
+    db: Path = Path("data/faqbot.sqlite3")
+    log_questions: bool = True
+    retention_days: int = 30
+    staff_user: str = "staff"
+    staff_password: str = field(default="", repr=False)
+    allow_open_staff: bool = False
+    eval_file: Path = Path("tests/data/eval.jsonl")
+    # Re-indexing while serving (see bot/runtime.py): how often a server looks for a new
+    # build, in seconds (0: never, only on POST /admin/reload), and the token of /admin/*
+    # (empty: the admin endpoints are off)
+    reload_interval: int = 2
+    admin_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

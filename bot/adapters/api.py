@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,11 +18,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..corpus import corpus_files, parse_markdown
+from ..corpus import corpus_files, parse_document
 from ..errors import CorpusError
 from ..inputs import ChatRequest, InvalidRequest
+from ..replies import Reply
 from ..runtime import BotHolder
 from ..safety import is_crisis
+from ..storage import CHANNEL_HEADER, channel_from_headers
+from .admin import add_admin_routes
 from .pages import render_document
 
 logger = logging.getLogger(__name__)
@@ -57,6 +61,15 @@ class _Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def answered(request: Request, message: str, reply: Reply, started: float) -> JSONResponse:
+    """The reply as JSON, recorded in the question log (``app.state.chat_log``, set by app.py)
+    as channel "widget" (header ``X-FAQBot-Channel: widget``) or "api". Never raises."""
+    chat_log = getattr(request.app.state, "chat_log", None)
+    if chat_log is not None:
+        chat_log.record(channel_from_headers(request.headers), message, reply, time.perf_counter() - started)
+    return JSONResponse(reply.to_json())
+
+
 def create_api(holder: BotHolder) -> FastAPI:
     """The FastAPI app for ``holder``'s bot (the Gradio console is mounted by app.py)."""
     settings = holder.settings
@@ -65,7 +78,7 @@ def create_api(holder: BotHolder) -> FastAPI:
         CORSMiddleware,
         allow_origins=list(settings.allowed_origins),
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
+        allow_headers=["Content-Type", CHANNEL_HEADER],
         expose_headers=["Retry-After"],
         max_age=600,
     )
@@ -86,6 +99,7 @@ def create_api(holder: BotHolder) -> FastAPI:
 
     @api.post("/api/chat")
     async def chat(request: Request) -> JSONResponse:
+        started = time.perf_counter()
         data = await read_json_body(request, settings.max_body_bytes)
         try:
             chat_request = ChatRequest.parse(data, settings)
@@ -95,19 +109,19 @@ def create_api(holder: BotHolder) -> FastAPI:
         if bot is None:
             # Crisis replies never wait for the model or the index.
             if is_crisis(chat_request.message):
-                return JSONResponse(holder.crisis_only().to_json())
+                return answered(request, chat_request.message, holder.crisis_only(), started)
             return error(503, "not_ready", "the bot is starting; try again in a few seconds", {"Retry-After": "5"})
         reply = await run_in_threadpool(bot.answer, chat_request.message, chat_request.history)
-        return JSONResponse(reply.to_json())
+        return answered(request, chat_request.message, reply, started)
 
     @api.get("/healthz")
     async def healthz() -> JSONResponse:
         bot = holder.bot
         if bot is None:
             status = "failed" if holder.error else "loading"
-            return JSONResponse({"status": status, "error": holder.error}, status_code=503)
+            return JSONResponse({"status": status, "error": holder.error, "reload": holder.reload_info()}, status_code=503)
         index_status = bot.index_status()
-        return JSONResponse({"status": "ok", "index": bot.index.manifest.summary(), "stale": index_status.stale})
+        return JSONResponse({"status": "ok", "index": bot.index.manifest.summary(), "stale": index_status.stale, "reload": holder.reload_info()})
 
     @api.get("/source/{name:path}")
     async def source(name: str) -> Response:
@@ -115,7 +129,7 @@ def create_api(holder: BotHolder) -> FastAPI:
         for path in corpus_files(root):
             if path.relative_to(root).with_suffix("").as_posix() == name:
                 try:
-                    return HTMLResponse(render_document(parse_markdown(path, root)))
+                    return HTMLResponse(render_document(parse_document(path, root)))
                 except CorpusError as exc:
                     logger.error("cannot render %s: %s", path, exc)
                     return error(500, "corpus_error", "this document cannot be shown right now")
@@ -129,4 +143,5 @@ def create_api(holder: BotHolder) -> FastAPI:
     async def demo() -> Response:
         return HTMLResponse((STATIC / "demo.html").read_text(encoding="utf-8"))
 
+    add_admin_routes(api, holder)
     return api

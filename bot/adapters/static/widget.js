@@ -305,7 +305,7 @@
     try {
       var res = await fetch(API + "/api/chat", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", "X-FAQBot-Channel": "widget" },
         body: JSON.stringify({ message: question, history: history }),
         credentials: "omit",
         signal: ctrl.signal

@@ -1,0 +1,311 @@
+"""The question log: redaction, logging off, retention, grouping, feedback, failures.
+
+These use small hand-made replies, not the model: what is stored does not depend on how
+the bot answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.redact import redact
+from bot.replies import Citation, Reply
+from bot.settings import Settings
+from bot.storage import SCHEMA_VERSION, ChatLog, Exchange, StorageError, Store, channel_from_headers, question_key
+
+COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/a.md",
+                "/source/a#how-much-does-ketamine-infusion-cost", "typically around $400-$600 per session", 0.5)
+INSURANCE = Citation("Is ketamine infusion covered by insurance?", "is-ketamine-infusion-covered-by-insurance", "corpus/a.md",
+                     "/source/a#is-ketamine-infusion-covered-by-insurance", "Some insurance companies...", 0.4)
+ANSWERED = Reply("It is typically around $400-$600 per session.", False, False, (COST,), reason="covers 100% of the question")
+ABSTAINED = Reply("I'm sorry, I can't find an answer to that.", True, False, (), reason="missing: weather")
+CRISIS = Reply("Please call or text 988.", False, True, (), reason="the message speaks of suicide or self-harm")
+
+
+@pytest.fixture()
+def log(tmp_path):
+    chat_log = ChatLog(Store(tmp_path / "data" / "faqbot.sqlite3"))
+    yield chat_log
+    chat_log.close()
+
+
+def rows(store: Store) -> list[sqlite3.Row]:
+    with sqlite3.connect(store.path) as conn:
+        conn.row_factory = sqlite3.Row
+        return conn.execute("SELECT * FROM answers ORDER BY at").fetchall()
+
+
+# --- redaction -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("email me at jane.doe+clinic@example.co.uk please", "email me at [email] please"),
+        ("call me at 555-123-4567 about my depression", "call me at [phone] about my depression"),
+        ("my number is (555) 123 4567.", "my number is [phone]."),
+        ("+44 20 7946 0958 is my mobile", "[phone] is my mobile"),
+        ("text 5551234567", "text [phone]"),
+        ("mail a@b.io or 555.123.4567", "mail [email] or [phone]"),
+    ],
+)
+def test_emails_and_phone_numbers_are_redacted(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["does it cost $400-$600 per session?", "should I call 988 or 911?", "is 6 sessions in 2 weeks normal?",
+     "I had an infusion on 2024-05-01 and on 5/1/2024", "I am 45 and weigh 120 lbs"],
+)
+def test_prices_short_numbers_and_dates_are_kept(text):
+    assert redact(text) == text
+
+
+def test_stored_questions_and_comments_are_redacted(log):
+    answer_id = log.record("widget", "Can you email me at pat@example.com or call 555-123-4567?", ABSTAINED, 0.02)
+    feedback_id = log.add_feedback(answer_id, -1, "the visitor left 555 987 6543, please call back")
+    [row] = rows(log.store)
+    assert row["question"] == "Can you email me at [email] or call [phone]?"
+    assert "pat@example.com" not in row["question_key"] and "555" not in row["question_key"]
+    [item] = log.store.feedback()
+    assert item.id == feedback_id and item.comment == "the visitor left [phone], please call back"
+
+
+# --- what is recorded ----------------------------------------------------------------------------
+
+
+def test_an_answered_message_is_recorded_with_its_outcome(log):
+    log.record("api", "how much does it cost?", ANSWERED, 0.0421)
+    log.record("widget", "what's the weather?", ABSTAINED, 0.01)
+    log.record("staff", "I want to end it all", CRISIS, 0.001)
+    assert log.flush()
+    stored = {e.channel: e for e in log.store.exchanges()}
+    assert stored["api"].question == "how much does it cost?" and not stored["api"].abstained
+    assert stored["api"].sections == ("How much does ketamine infusion cost?",) and stored["api"].latency_ms == 42.1
+    assert stored["widget"].abstained and not stored["widget"].crisis and stored["widget"].sections == ()
+    assert stored["staff"].crisis
+    assert all(datetime.now(UTC) - e.at < timedelta(minutes=1) for e in stored.values())
+
+
+def test_logging_off_stores_no_question(tmp_path):
+    log = ChatLog(Store(tmp_path / "log.sqlite3"), log_questions=False)
+    answer_id = log.record("widget", "can ketamine help my bipolar? my email is sam@example.com", ABSTAINED, 0.01)
+    log.add_feedback(answer_id, 1)
+    log.close()
+    [row] = rows(log.store)
+    assert row["question"] is None and row["question_key"] is None and row["reason"] is None
+    assert row["abstained"] == 1 and row["channel"] == "widget"  # the charts still count it
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("log.sqlite3*"))
+    assert b"bipolar" not in raw and b"sam@example.com" not in raw
+    assert log.store.unanswered() == []
+
+
+def test_logging_is_on_by_default_and_off_with_faqbot_log_questions_0(tmp_path):
+    assert Settings.from_env({}).log_questions is True
+    settings = Settings.from_env({"FAQBOT_LOG_QUESTIONS": "0", "FAQBOT_DB": str(tmp_path / "x.sqlite3")})
+    log = ChatLog.open(settings)
+    log.record("api", "does insurance cover it?", ANSWERED, 0.01)
+    log.close()
+    assert [e.question for e in log.store.exchanges()] == [None]
+
+
+def test_the_channel_comes_from_the_widget_header():
+    assert channel_from_headers({"x-faqbot-channel": "widget"}) == "widget"
+    assert channel_from_headers({"X-FAQBot-Channel": "Widget "}) == "widget"
+    assert channel_from_headers({"X-FAQBot-Channel": "staff"}) == "api"  # nobody poses as staff
+    assert channel_from_headers({}) == "api"
+
+
+# --- the database -------------------------------------------------------------------------------
+
+
+def test_the_database_and_its_folder_are_created_and_migrated_once(tmp_path):
+    path = tmp_path / "new" / "folder" / "faqbot.sqlite3"
+    store = Store(path)
+    assert path.exists() and store.schema_version() == SCHEMA_VERSION
+    store.add(Exchange.of("api", "hello", ANSWERED, 0.01))
+    assert len(Store(path).exchanges()) == 1  # reopening keeps the rows
+
+
+def test_a_database_from_a_newer_bot_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "faqbot.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StorageError, match="newer than this bot's.*FAQBOT_DB"):
+        Store(path)
+
+
+def test_rows_older_than_the_retention_are_purged_with_their_feedback(tmp_path):
+    store = Store(tmp_path / "log.sqlite3")
+    now = datetime.now(UTC)
+    old = Exchange.of("widget", "old question", ABSTAINED, 0.01, at=now - timedelta(days=31))
+    recent = Exchange.of("widget", "recent question", ABSTAINED, 0.01, at=now - timedelta(days=29))
+    store.add(old)
+    store.add(recent)
+    store.add_feedback(old.id, -1, "old")
+    store.add_feedback(recent.id, -1, "recent")
+    assert store.purge(30) == 1
+    assert [e.question for e in store.exchanges()] == ["recent question"]
+    assert [f.comment for f in store.feedback()] == ["recent"]
+
+
+def test_the_writer_purges_on_start(tmp_path):
+    store = Store(tmp_path / "log.sqlite3")
+    store.add(Exchange.of("api", "stale", ANSWERED, 0.01, at=datetime.now(UTC) - timedelta(days=8)))
+    log = ChatLog(store, retention_days=7)
+    log.close()
+    assert store.exchanges() == []
+
+
+# --- the console's lists --------------------------------------------------------------------------
+
+
+def test_abstained_visitor_questions_are_grouped_with_counts_most_frequent_first(log):
+    now = datetime.now(UTC)
+    asked = [
+        ("widget", "What's the weather?", 5),
+        ("widget", "whats the weather", 4),
+        ("api", "WHAT'S   THE WEATHER!!", 3),
+        ("widget", "the weather what's it", 2),  # same words, another order
+        ("widget", "whats teh weather", 1),  # a typo
+        ("widget", "Do you accept Aetna?", 10),
+        ("widget", "do you accept aetna", 0),
+        ("widget", "Can I bring my dog?", 20),
+        ("staff", "staff testing a gap", 0),  # staff questions are not visitors' gaps
+    ]
+    store = log.store
+    for channel, question, minutes_ago in asked:
+        store.add(Exchange.of(channel, question, ABSTAINED, 0.01, at=now - timedelta(minutes=minutes_ago)))
+    store.add(Exchange.of("widget", "how much does it cost", ANSWERED, 0.01))
+    store.add(Exchange.of("widget", "I want to die", CRISIS, 0.01))
+
+    groups = store.unanswered()
+    assert [(g.question, g.count) for g in groups] == [
+        ("WHAT'S   THE WEATHER!!", 5),  # the latest wording of the most asked form
+        ("do you accept aetna", 2),
+        ("Can I bring my dog?", 1),
+    ]
+    weather = groups[0]
+    assert weather.wordings == ("whats teh weather", "the weather what's it")
+    assert weather.channels == ("api", "widget")
+    assert timedelta(seconds=30) < now - weather.last_seen < timedelta(minutes=2)
+
+
+def test_question_key_ignores_case_punctuation_and_spacing():
+    assert question_key("  What's the COST?? ") == question_key("whats the cost") == "whats the cost"
+
+
+def test_feedback_is_stored_and_listed_newest_first(log):
+    first = log.record("staff", "how much does it cost?", ANSWERED, 0.01)
+    second = log.record("staff", "what's the weather?", ABSTAINED, 0.01)
+    log.add_feedback(first, 1)
+    down = log.add_feedback(second, -1, "should say we don't know the weather")
+    items = log.store.feedback()
+    assert [(f.question, f.rating) for f in items] == [("what's the weather?", -1), ("how much does it cost?", 1)]
+    assert items[0].comment == "should say we don't know the weather" and items[0].abstained
+    assert items[1].sections == ("How much does ketamine infusion cost?",)
+    log.update_feedback(down, rating=1, comment="fine after all")
+    assert log.store.feedback(only_negative=True) == []
+    assert log.store.feedback()[0].comment == "fine after all"
+
+
+def test_feedback_on_an_unknown_answer_says_so(log):
+    with pytest.raises(StorageError, match="no stored answer"):
+        log.add_feedback("nope", -1)
+    with pytest.raises(ValueError, match="rating must be 1"):
+        log.add_feedback(log.record("api", "x", ANSWERED, 0.0), 0)
+
+
+def test_questions_per_day_and_most_cited_sections(log):
+    store = log.store
+    now = datetime.now(UTC)
+    for days_ago, reply in [(0, ANSWERED), (0, ABSTAINED), (0, ABSTAINED), (2, ANSWERED), (40, ANSWERED)]:
+        store.add(Exchange.of("widget", "q", reply, 0.01, at=now - timedelta(days=days_ago)))
+    both = Reply("a", False, False, (COST, INSURANCE, COST))
+    store.add(Exchange.of("api", "q", both, 0.01))
+    store.add(Exchange.of("staff", "q", Reply("a", False, False, (INSURANCE,)), 0.01))
+
+    days = store.daily(30)
+    assert len(days) == 30 and days[-1].day == now.date()
+    assert (days[-1].questions, days[-1].abstained) == (4, 2) and days[-1].abstained_share == 0.5
+    assert days[-3].questions == 1 and days[-2].questions == 0 and days[-2].abstained_share is None
+    assert sum(d.questions for d in days) == 5  # 40 days ago and staff are left out
+
+    top = store.top_sections(30)
+    assert [(s.section, s.citations) for s in top] == [
+        ("How much does ketamine infusion cost?", 3),
+        ("Is ketamine infusion covered by insurance?", 1),
+    ]
+    with_staff = store.top_sections(30, channels=("widget", "api", "staff"))
+    assert with_staff[1].citations == 2
+
+
+# --- failures never reach the visitor --------------------------------------------------------------
+
+
+def test_a_failed_write_is_logged_once_and_the_writer_keeps_going(log, caplog, monkeypatch):
+    real_add = log.store.add
+    failing = threading.Event()
+    failing.set()
+
+    def add(exchange):
+        if failing.is_set():
+            raise sqlite3.OperationalError("disk I/O error")
+        real_add(exchange)
+
+    monkeypatch.setattr(log.store, "add", add)
+    with caplog.at_level(logging.INFO, logger="bot.storage"):
+        assert log.record("api", "one", ANSWERED, 0.01) is not None  # no exception reaches the caller
+        log.record("api", "two", ANSWERED, 0.01)
+        log.flush()
+        failing.clear()
+        log.record("api", "three", ANSWERED, 0.01)
+        log.flush()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "write failed" in errors[0].getMessage()
+    assert any("writing again" in r.getMessage() for r in caplog.records)
+    assert [e.question for e in log.store.exchanges()] == ["three"]
+
+
+def test_an_unopenable_database_leaves_a_log_that_stores_nothing(tmp_path, caplog):
+    (tmp_path / "taken").mkdir()
+    settings = Settings(db=tmp_path / "taken")  # a folder, not a file
+    with caplog.at_level(logging.ERROR, logger="bot.storage"):
+        log = ChatLog.open(settings)
+    assert not log.enabled and "FAQBOT_DB" in log.error
+    assert log.record("api", "hello", ANSWERED, 0.01) is None
+    with pytest.raises(StorageError, match="feedback cannot be stored"):
+        log.add_feedback("x", 1)
+    assert "question log disabled" in caplog.text
+
+
+def test_a_full_queue_drops_rows_without_blocking(tmp_path):
+    store = Store(tmp_path / "log.sqlite3")
+    gate = threading.Event()
+    real_add = store.add
+
+    def slow_add(exchange):
+        gate.wait(5)
+        real_add(exchange)
+
+    store.add = slow_add
+    log = ChatLog(store, max_queue=2)
+    started = datetime.now(UTC)
+    for i in range(10):
+        log.record("api", f"q{i}", ANSWERED, 0.01)
+    assert datetime.now(UTC) - started < timedelta(seconds=1)
+    gate.set()
+    log.close()
+    assert 1 <= len(store.exchanges()) <= 3
+
+
+def test_a_retention_under_a_day_is_refused_before_anything_is_opened(tmp_path):
+    with pytest.raises(ValueError, match="FAQBOT_RETENTION_DAYS must be at least 1"):
+        ChatLog.open(Settings(db=tmp_path / "faqbot.sqlite3", retention_days=0))
+    assert not (tmp_path / "faqbot.sqlite3").exists()
