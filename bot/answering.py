@@ -3,47 +3,85 @@ or an honest abstention when the evidence is not there.
 
 The rule (calibrated on ``tests/data/eval.jsonl``; see docs/EVALUATION.md):
 
-1. Hits are grouped by section. A section's score is its best passage's fused score.
-2. The best section answers only when it covers the question's words (weighted by how rare
-   they are in the corpus; typos and close synonyms count) and the passage is close to the
-   question in meaning. A word the article never uses ("pregnancy", "milligrams") leaves
-   the coverage low, which is what makes the bot abstain on questions next to its topic.
-3. Inside the answering section, the sentences closest to the question are quoted (one to
-   three, in document order). A second section is quoted too when its best sentence is about
-   as good: that is how both sides of a contradiction in the article are shown.
+1. Candidate passages are grouped by section. A section scores by its best sentence's
+   similarity to the question, its best passage's similarity, its BM25 score and how much
+   of the question's words it covers.
+2. The best section answers only with enough evidence (``Thresholds``): it must cover the
+   question's words (weighted by how rare they are; typos and synonyms count) and be close
+   to it in meaning. A substantive word the article never uses ("pregnancy", "milligrams")
+   leaves the coverage low, which is what makes the bot abstain next to its topic.
+3. The sentences closest to the question are quoted in document order (with the sentence
+   before one that leans on it, like "Again, these effects..."). A second section is quoted
+   too when it scores nearly as well: that is how both sides of a contradiction in the
+   article are shown, each with its own citation.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .replies import Citation
-from .retrieval import Hit, QueryTerms, Retriever
+from .retrieval import Hit, QueryTerms, Retriever, SectionKey
+from .scope import out_of_scope
 
 logger = logging.getLogger(__name__)
+
+# A sentence that starts like this leans on the one before it.
+_LEANS_BACK = re.compile(
+    r"^(?:However|Again|This|These|That|Those|It|They|If this|If so|In addition|Additionally|"
+    r"Also|For example|Still|Then|So|But|And)\b"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    min_coverage: float = 0.6
-    min_dense: float = 0.3
-    strong_dense: float = 0.62
-    strong_min_coverage: float = 0.4
-    sentence_margin: float = 0.08
+    """When the best section may answer, and how much of it is quoted."""
+
+    min_coverage: float = 0.2
+    min_sentence: float = 0.1
+    strong_sentence: float = 0.3
+    strong_min_coverage: float = 0.0
+    sentence_margin: float = 0.1
+    next_sentence_margin: float = 0.15
     max_sentences: int = 3
-    second_section_margin: float = 0.04
+    second_section_margin: float = 0.1
+    # Another section's sentence this close in meaning to the quoted one says the same
+    # thing, or contradicts it ("several hours" vs "30-60 minutes"): it is quoted too.
+    parallel_similarity: float = 0.6
+    parallel_margin: float = 0.2
+    # Section score = these weights times: best sentence similarity, best passage
+    # similarity, BM25 score (capped at 10), coverage of the question's words.
+    weights: tuple[float, float, float, float] = (1.0, 1.0, 0.05, 0.2)
+    # A curated phrasing (corpus/questions.yaml) this close to the question counts as
+    # evidence for its section, and the section's sentences are also ranked against it.
+    phrasing_match: float = 0.75
+    phrasing_weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    score: float
+    row: int
+    index: int
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
 class SectionEvidence:
+    key: SectionKey
     hits: list[Hit]
+    sentences: list[Sentence]  # best first
     score: float
-    dense: float
+    sentence: float  # best sentence similarity
+    dense: float  # best passage similarity
+    lexical: float
     coverage: float
     missing: list[str]
+    phrasing: float = 0.0  # best curated phrasing's similarity to the question
 
     @property
     def chunk(self):
@@ -57,84 +95,147 @@ class Decision:
     sections: list[SectionEvidence]
     citations: tuple[Citation, ...] = ()
     text: str = ""
+    topic: str | None = None  # set when the question is on a topic the article does not cover
 
 
-def fused(hit: Hit) -> float:
-    return hit.dense + 0.25 * hit.lexical
-
-
-def group_sections(hits: list[Hit], terms: QueryTerms, retriever: Retriever) -> list[SectionEvidence]:
-    groups: dict[tuple[str, str], list[Hit]] = {}
+def section_evidence(
+    hits: list[Hit], qv: np.ndarray, terms: QueryTerms, retriever: Retriever, t: Thresholds
+) -> list[SectionEvidence]:
+    """Score every section that has a candidate passage, best first."""
+    groups: dict[SectionKey, list[Hit]] = {}
     for hit in hits:
         groups.setdefault((hit.chunk.source, hit.chunk.anchor), []).append(hit)
-    sections = []
-    for group in groups.values():
-        group.sort(key=fused, reverse=True)
-        coverage, missing = retriever.coverage(terms, retriever.section_terms(group[0].chunk))
-        sections.append(
-            SectionEvidence(group, fused(group[0]), max(h.dense for h in group), coverage, missing)
-        )
-    sections.sort(key=lambda s: (s.coverage >= 0.5, s.score + 0.3 * s.coverage), reverse=True)
-    return sections
-
-
-def passes(section: SectionEvidence, t: Thresholds) -> bool:
-    return (section.coverage >= t.min_coverage and section.dense >= t.min_dense) or (
-        section.dense >= t.strong_dense and section.coverage >= t.strong_min_coverage
-    )
-
-
-def _sentences(section: SectionEvidence, qv: np.ndarray, terms: QueryTerms, retriever: Retriever):
-    """(score, passage position, sentence index, sentence, hit) for every sentence of the section's hits."""
+    phrasings = retriever.phrasing_matches(qv)
+    for key, (similarity, _) in phrasings.items():
+        if similarity >= t.phrasing_match and key not in groups:
+            row = retriever.section_rows[key][0]
+            chunk = retriever.index.chunks[row]
+            vector = retriever.index.faiss_index.reconstruct(row)
+            groups[key] = [Hit(row, chunk, float(vector @ qv), 0.0)]
     out = []
-    for hit in section.hits:
-        scores = retriever.sentence_scores(hit.row, qv)
-        for i, (sentence, dense) in enumerate(zip(hit.chunk.sentences, scores)):
-            cov = retriever.sentence_coverage(sentence, terms)
-            out.append((float(dense) + 0.3 * cov + 0.2 * fused(hit), hit.chunk.position, i, sentence, hit))
-    out.sort(key=lambda x: x[0], reverse=True)
+    for key, group in groups.items():
+        group.sort(key=lambda h: h.dense, reverse=True)
+        phrasing, phrasing_row = phrasings.get(key, (0.0, -1))
+        # A close phrasing is a cleaner statement of the question: rank sentences by both.
+        alternative = retriever.index.question_vectors[phrasing_row] if phrasing >= t.phrasing_match else None
+        sentences = []
+        for row in retriever.section_rows[key]:
+            chunk = retriever.index.chunks[row]
+            scores = retriever.sentence_scores(row, qv)
+            if alternative is not None:
+                scores = np.maximum(scores, retriever.sentence_scores(row, alternative))
+            sentences += [Sentence(float(s), row, i, text) for i, (text, s) in enumerate(zip(chunk.sentences, scores))]
+        sentences.sort(key=lambda s: s.score, reverse=True)
+        coverage, missing = retriever.coverage(terms, retriever.section_terms(key))
+        best_sentence = sentences[0].score if sentences else 0.0
+        dense = group[0].dense
+        lexical = max(h.lexical for h in group)
+        w = t.weights
+        score = w[0] * best_sentence + w[1] * dense + w[2] * min(lexical, 10.0) + w[3] * coverage
+        if phrasing >= t.phrasing_match:
+            score += t.phrasing_weight * phrasing
+        out.append(SectionEvidence(key, group, sentences, score, best_sentence, dense, lexical, coverage, missing, phrasing))
+    out.sort(key=lambda s: s.score, reverse=True)
     return out
 
 
-def decide(hits: list[Hit], qv: np.ndarray, terms: QueryTerms, retriever: Retriever, t: Thresholds) -> Decision:
-    sections = group_sections(hits, terms, retriever)
+def passes(section: SectionEvidence, t: Thresholds) -> bool:
+    """Enough evidence that ``section`` answers the question."""
+    if section.phrasing >= t.phrasing_match:
+        return True
+    return (section.coverage >= t.min_coverage and section.sentence >= t.min_sentence) or (
+        section.sentence >= t.strong_sentence and section.coverage >= t.strong_min_coverage
+    )
+
+
+def quote(section: SectionEvidence, t: Thresholds, only_best: bool = False) -> list[Sentence]:
+    """The sentences of ``section`` to quote, in document order."""
+    ranked = section.sentences
+    top = ranked[0].score
+    chosen = ranked[:1] if only_best else [s for s in ranked if s.score >= top - t.sentence_margin][: t.max_sentences]
+    by_place = {(s.row, s.index): s for s in ranked}
+    best = ranked[0]
+    following = by_place.get((best.row, best.index + 1))
+    if not only_best and following and following not in chosen and following.score >= top - t.next_sentence_margin:
+        chosen.append(following)
+    for s in list(chosen):
+        before = by_place.get((s.row, s.index - 1))
+        if _LEANS_BACK.match(s.text) and before and before not in chosen:
+            chosen.append(before)
+    return sorted(chosen, key=lambda s: (s.row, s.index))
+
+
+def section_text(section: SectionEvidence, retriever: Retriever) -> str:
+    chunks = [retriever.index.chunks[r] for r in retriever.section_rows[section.key]]
+    return " ".join([chunks[0].section, *(c.text for c in chunks)])
+
+
+def _vector(retriever: Retriever, sentence: Sentence) -> np.ndarray:
+    return retriever.index.sentence_vectors[retriever.index.sentence_rows(sentence.row).start + sentence.index]
+
+
+def parallel_sentence(
+    best: SectionEvidence, others: list[SectionEvidence], retriever: Retriever, t: Thresholds
+) -> tuple[SectionEvidence, list[Sentence]] | None:
+    """A sentence of another section that states the same thing as ``best``'s top sentence."""
+    top = best.sentences[0]
+    anchor = _vector(retriever, top)
+    found = None
+    for other in others:
+        for sentence in other.sentences:
+            if sentence.score < top.score - t.parallel_margin:
+                break
+            similarity = float(_vector(retriever, sentence) @ anchor)
+            if similarity >= t.parallel_similarity and (found is None or similarity > found[0]):
+                found = (similarity, other, sentence)
+    return None if found is None else (found[1], [found[2]])
+
+
+def decide(
+    question: str, hits: list[Hit], qv: np.ndarray, terms: QueryTerms, retriever: Retriever, t: Thresholds
+) -> Decision:
+    """Answer ``question`` from the best sections, or abstain and say why."""
+    sections = section_evidence(hits, qv, terms, retriever, t)
     if not sections or not terms.stems:
         return Decision(False, "the question has no words the article could match", sections)
     best = sections[0]
+    topic = out_of_scope(question, " ".join(section_text(s, retriever) for s in sections[:2]))
+    if topic is not None:
+        return Decision(False, f"it asks about {topic.name}, which the closest sections do not cover", sections, topic=topic.name)
     if not passes(best, t):
         reason = (
             f"best section '{best.chunk.section}' covers {best.coverage:.0%} of the question "
-            f"(missing: {', '.join(best.missing) or 'none'}), similarity {best.dense:.2f}"
+            f"(missing: {', '.join(best.missing) or 'none'}), best sentence similarity {best.sentence:.2f}"
         )
         return Decision(False, reason, sections)
 
-    ranked = _sentences(best, qv, terms, retriever)
-    top = ranked[0][0]
-    chosen = [r for r in ranked if r[0] >= top - t.sentence_margin][: t.max_sentences]
-    picked = [(best, chosen)]
-    for other in sections[1:3]:
-        if not passes(other, t):
-            continue
-        other_ranked = _sentences(other, qv, terms, retriever)
-        if other_ranked and other_ranked[0][0] >= top - t.second_section_margin:
-            picked.append((other, other_ranked[:1]))
-            break
+    picked = [(best, quote(best, t))]
+    parallel = parallel_sentence(best, sections[1:], retriever, t)
+    if parallel is not None:
+        picked.append(parallel)
+    else:
+        for other in sections[1:3]:
+            if other.score >= best.score - t.second_section_margin and passes(other, t):
+                picked.append((other, quote(other, t, only_best=True)))
+                break
 
     texts, citations = [], []
-    for section, rows in picked:
-        rows = sorted(rows, key=lambda r: (r[1], r[2]))
-        quote = " ".join(r[3] for r in rows)
-        texts.append(quote)
-        chunk = section.chunk
+    for section, sentences in picked:
+        text = " ".join(s.text for s in sentences)
+        texts.append(text)
+        chunk = retriever.index.chunks[sentences[0].row]
         citations.append(
             Citation(
                 section=chunk.section,
                 anchor=chunk.anchor,
                 source=chunk.source,
                 url=chunk.url,
-                quote=quote,
-                score=round(float(section.dense), 4),
+                quote=text,
+                score=round(section.sentence, 4),
             )
         )
-    reason = f"'{best.chunk.section}' covers {best.coverage:.0%} of the question, similarity {best.dense:.2f}"
+    reason = (
+        f"'{best.chunk.section}' covers {best.coverage:.0%} of the question, "
+        f"best sentence similarity {best.sentence:.2f}"
+    )
     return Decision(True, reason, sections, tuple(citations), "\n\n".join(texts))

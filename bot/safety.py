@@ -14,32 +14,47 @@ from .text import normalize
 
 _ME = r"(?:my\s*self|myself|my\s+own\s+life|my\s+life)"
 _PATTERNS = [
-    # suicide and its misspellings: suicide, suicidal, sucide, suicde, suiside, suicidial
-    r"\bsu+[ie]?c+[ie]*[ds]+(?:e|al|ial|ing)?\b",
-    r"\bsuis+id\w*",
+    # suicide and its misspellings: suicide, suicidal, sucide, suicde, suicidial, suiside
+    r"\bsu+(?:i?c+i+|ic+)d+(?:e|es|al|ial|ing)?\b",
+    r"\bsuicid\w*|\bsuis+id\w*|\bsuacid\w*|\bunalive",
     r"\bkill(?:ing|ed)?\s+" + _ME,
     r"\bk\s*m\s*s\b",
     r"\b(?:want|wish|need)\s+(?:someone\s+|somebody\s+|you\s+)?to\s+kill\s+me\b",
-    r"\b(?:end|ending|take|taking|took)\s+(?:it\s+all|my\s+(?:own\s+)?life|my\s+self|myself)\b",
-    r"\bend\s+(?:it|things|everything)\b(?!\s+(?:session|infusion|treatment))",
-    r"\b(?:want|wanna|wish|going|ready|plan(?:ning)?)\s+(?:to\s+)?(?:die|be\s+dead|not\s+(?:be\s+)?(?:alive|here|exist))\b",
+    r"\b(?:end|ending|take|taking|took)\s+(?:it\s+all|my\s+(?:own\s+)?life|my\s*self|myself)\b",
+    r"\bend(?:ing)?\s+(?:it|things|everything)\b(?!\s+(?:session|infusion|treatment|early|sooner))",
+    r"\b(?:want|wanna|wish|going|ready|plan(?:ning)?|trying)\s+(?:to\s+)?(?:die|be\s+dead|not\s+(?:be\s+)?(?:alive|here|exist))\b",
     r"\bwish\s+i\s+(?:was|were|could\s+be)\s+dead\b",
     r"\bwish\s+i\s+(?:had\s+never\s+been\s+born|wasn'?t\s+(?:alive|here|born))\b",
-    r"\b(?:don'?t|do\s+not|dont|no\s+longer)\s+want\s+to\s+(?:live|be\s+(?:alive|here)|exist|wake\s+up|go\s+on)\b",
-    r"\bnot\s+wake\s+up\b",
+    r"\b(?:don'?t|do\s+not|dont|no\s+longer)\s+want\s+to\s+(?:live|be\s+(?:alive|here)|exist|wake\s+up|go\s+on|keep\s+going)\b",
+    r"\b(?:not|never)\s+wake\s+up\b",
     r"\b(?:hurt|harm|cut|cutting|hurting|harming|burn|burning|starve|starving)\s+" + _ME,
     r"\bself[\s-]*harm\w*",
-    r"\bno\s+(?:reason|point|purpose)\s+(?:to|in)\s+(?:live|living|go(?:ing)?\s+on|be(?:ing)?\s+alive|life|anything)\b",
-    r"\b(?:what'?s|whats|what\s+is)\s+the\s+point\s+(?:of|in)\s+(?:living|life|going\s+on|anything)\b",
+    r"\b(?:no|(?:don'?t|do\s+not|can'?t|cannot)\s+see\s+(?:a|any))\s+(?:reason|point|purpose)\s+(?:to|in|for)\s+"
+    r"(?:live|living|wake|waking|go(?:ing)?\s+on|keep(?:ing)?\s+going|be(?:ing)?\s+(?:alive|here)|life|anything|tomorrow)\b",
+    r"\b(?:what'?s|whats|what\s+is)\s+the\s+point\s+(?:of\s+(?:living|life|going\s+on|anything|it\s+all)|in\s+(?:living|life|going\s+on)|anymore)\b",
     r"\bbetter\s+off\s+(?:dead|without\s+me|if\s+i\s+(?:was|were|wasn'?t)\b)",
-    r"\b(?:can'?t|cannot|cant)\s+(?:go\s+on|keep\s+going|do\s+this\s+anymore|take\s+(?:it|this)\s+any\s*more)\b",
+    r"\b(?:can'?t|cannot|cant)\s+(?:go\s+on|keep\s+going|do\s+this\s+anymore|take\s+(?:it|this)\s+any\s*more|live\s+like\s+this)\b",
     r"\b(?:life|living)\s+(?:is|isn'?t|feels)\s+(?:not\s+)?(?:worth\s+living|pointless|meaningless)\b",
     r"\bnot\s+worth\s+living\b",
+    r"\b(?:thinking\s+(?:about|of)|want\s+to|going\s+to|plan(?:ning)?\s+to|might)\s+(?:overdos\w*|od\b)",
     r"\boverdos\w*\s+(?:on\s+purpose|myself|to\s+die)\b",
+    r"\b(?:lethal|fatal|deadly)\s+(?:dose|amount)\b",
+    r"\b(?:take|taking|swallow\w*)\s+(?:all\s+(?:of\s+)?(?:my|the|them|these|those)|them\s+all|the\s+whole\s+(?:bottle|pack))\b",
+    r"\b(?:pills?|meds)\s+(?:saved|stockpiled|stashed|hoarded)|(?:saved|stockpil\w*|hoard\w*|stash\w*)\s+(?:up\s+)?(?:pills|meds)\b",
+    r"\btook\s+(?:too\s+many|a\s+bunch\s+of|all\s+(?:my|the))\s+(?:pills|tablets)\b",
     r"\b(?:hang|shoot|drown)\s+" + _ME + r"\b",
     r"\bjump\s+(?:off|from|in\s+front)\b",
-    r"\b(?:disappear|vanish)\s+for(?:ever|\s+good)\b",
-    r"\bgoodbye\s+(?:forever|cruel\s+world)\b",
+    r"\b(?:want\s+to\s+)?(?:disappear|vanish)\s+(?:for(?:ever|\s+good))\b|\bwant\s+to\s+(?:disappear|vanish|not\s+exist|sleep\s+forever)\b",
+    r"\b(?:want|need)\s+(?:it|everything|it\s+all|all\s+of\s+(?:it|this)|life|my\s+life)\s+to\s+(?:stop|end)\b(?:.{0,20}\b(?:forever|for\s+good|permanently))?",
+    r"\b(?:sleep|stop)\s+forever\b",
+    r"\b(?:i'?m|i\s+am|feel\s+like)\s+(?:such\s+)?a\s+burden\b",
+    r"\bno\s+way\s+out\b",
+    r"\bwon'?t\s+be\s+(?:around|here|alive)\s+(?:much\s+)?(?:longer|anymore|for\s+long)\b",
+    r"\b(?:if|when)\s+i(?:'m|\s+am|\s+was|\s+were)?\s+(?:gone|dead)\b",
+    r"\b(?:done|finished)\s+with\s+(?:life|living|everything|it\s+all)\b",
+    r"\bgive\s+up\s+on\s+(?:life|living|everything)\b",
+    r"\b(?:nobody|no\s+one|noone)\s+(?:would|will)\s+(?:miss|care|notice)\b",
+    r"\bgoodbye\s+(?:forever|cruel\s+world|everyone)\b",
     r"\bcrisis\s+line\b|\bhotline\b",
 ]
 _CRISIS = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
@@ -54,3 +69,87 @@ def is_crisis(message: str) -> bool:
 def crisis_reply(contacts_text: str) -> str:
     """The text that leads every crisis answer; the numbers come from the settings."""
     return contacts_text
+
+
+# Ways people in crisis write that the patterns above may miss. A message whose meaning is
+# close to one of these (and closer than to any look-alike below) is treated as a crisis.
+CRISIS_EXAMPLES = (
+    "I want to kill myself",
+    "I am thinking about suicide",
+    "I have suicidal thoughts",
+    "I want to end my life",
+    "I don't want to live anymore",
+    "I don't want to be alive",
+    "I wish I were dead",
+    "I want to die",
+    "I'm going to take my own life",
+    "I have a plan to end it tonight",
+    "everyone would be better off without me",
+    "nobody would notice if I was gone",
+    "no one would care if I died",
+    "I won't be around much longer",
+    "this is my goodbye",
+    "I can't take it anymore, I want it all to end",
+    "there is no point in living",
+    "I have no reason to live",
+    "I don't see a future for myself",
+    "I feel hopeless and want to disappear forever",
+    "I want to go to sleep and never wake up",
+    "I've been hurting myself",
+    "I cut myself to cope",
+    "I've been self-harming again",
+    "I'm thinking of overdosing on my pills",
+    "how many pills would it take to die",
+    "I've written a note for my family",
+    "I've been giving away my things because I won't need them",
+    "I'm a burden to everyone",
+    "I can't go on like this",
+    "life is not worth living",
+    "I feel like ending it all",
+    "I keep thinking about jumping off a bridge",
+    "I bought a gun to end things",
+)
+NOT_CRISIS_EXAMPLES = (
+    "my back pain is killing me",
+    "does ketamine kill pain",
+    "I'm dying to know the price",
+    "will the side effects kill me",
+    "can you overdose on ketamine",
+    "is ketamine dangerous",
+    "I've been depressed for years, can ketamine help me?",
+    "nothing else has worked for my depression",
+    "my anxiety is really bad, will this help",
+    "I feel hopeless about finding a treatment that works",
+    "is ketamine used for suicidal depression",
+    "how long do the effects last",
+    "what happens if I feel sick during the infusion",
+    "can I stop the infusion if I feel bad",
+    "this insurance paperwork is killing me",
+    "I'd kill for a discount",
+    "my depression medication stopped working",
+    "what are the risks",
+)
+
+
+class CrisisDetector:
+    """Patterns first, then closeness in meaning to crisis examples, so indirect phrasings
+    the patterns do not list ("would anyone notice if I was gone") are still caught."""
+
+    def __init__(self, embedder, threshold: float = 0.6, margin: float = 0.05) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+        self.margin = margin
+        self._crisis = embedder.encode(list(CRISIS_EXAMPLES))
+        self._not = embedder.encode(list(NOT_CRISIS_EXAMPLES))
+
+    def similarity(self, vector) -> tuple[float, float]:
+        """Best similarity to a crisis example and to a look-alike."""
+        return float((self._crisis @ vector).max()), float((self._not @ vector).max())
+
+    def is_crisis(self, message: str, vector=None) -> bool:
+        if is_crisis(message):
+            return True
+        if vector is None:
+            vector = self.embedder.encode([message])[0]
+        crisis, lookalike = self.similarity(vector)
+        return crisis >= self.threshold and crisis >= lookalike + self.margin

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .answering import Thresholds, decide
-from .contacts import Contacts, find_contacts
+from .contacts import Contacts, asks_for_contact, find_contacts
 from .corpus import corpus_hash
 from .embedder import Embedder, MiniLMEmbedder
 from .errors import CorpusError
-from .followups import resolve
+from .followups import candidates
 from .index import LoadedIndex, load_index
-from .replies import Reply, Turn
+from .replies import Citation, Reply, Turn
 from .retrieval import Retriever
-from .safety import is_crisis
+from .safety import CrisisDetector
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class Bot:
         self.thresholds = thresholds or Thresholds()
         self.retriever = Retriever(index, embedder)
         self.contacts: Contacts = find_contacts(index.chunks)
+        self.crisis = CrisisDetector(embedder)
         sections = {(c.source, c.anchor) for c in index.chunks}
         counts: dict[str, int] = {}
         for chunk in index.chunks:
@@ -82,9 +83,10 @@ class Bot:
     def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
         """Answer one visitor message, given the conversation before it."""
         started = time.perf_counter()
-        if is_crisis(message):
+        vector = self.embedder.encode([message])[0]
+        if self.crisis.is_crisis(message, vector):
             return self._crisis(message, history)
-        reply = self._answer(message, history)
+        reply = self._answer(message, history, vector)
         logger.debug("answered in %.1f ms (abstained=%s)", (time.perf_counter() - started) * 1000, reply.abstained)
         return reply
 
@@ -98,12 +100,32 @@ class Bot:
                 citations = extra.citations
         return Reply(text, abstained=False, crisis=True, citations=citations, reason="the message speaks of suicide or self-harm")
 
-    def _answer(self, message: str, history: Sequence[Turn]) -> Reply:
-        query = resolve(message, history, self._generic)
-        qv = self.embedder.encode([query])[0]
+    def _contact_reply(self, query: str, passages: tuple[dict, ...]) -> Reply | None:
+        """The article's sentence with the clinic's email and phone, cited."""
+        quote = self.contacts.quote()
+        chunk = self.contacts.chunk
+        if quote is None or chunk is None:
+            return None
+        citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, quote, 1.0)
+        return Reply(quote, False, False, (citation,), "the visitor asks how to reach the clinic", query, passages)
+
+    def _answer(self, message: str, history: Sequence[Turn], vector=None) -> Reply:
+        first: Reply | None = None
+        for query in candidates(message, history, self._generic):
+            reply = self._answer_query(query, vector if query == message else None)
+            if not reply.abstained:
+                return reply
+            first = first or reply
+        assert first is not None
+        return first
+
+    def _answer_query(self, text: str, vector=None) -> Reply:
+        """Answer one search text; ``vector`` is its embedding when already computed."""
+        query = self.retriever.correct_spelling(text)
+        qv = vector if vector is not None and query == text else self.embedder.encode([query])[0]
         terms = self.retriever.query_terms(query)
         hits = self.retriever.search(qv, terms)
-        decision = decide(hits, qv, terms, self.retriever, self.thresholds)
+        decision = decide(query, hits, qv, terms, self.retriever, self.thresholds)
         passages = tuple(
             {
                 "section": s.chunk.section,
@@ -112,11 +134,16 @@ class Bot:
                 "dense": round(h.dense, 4),
                 "lexical": round(h.lexical, 4),
                 "coverage": round(s.coverage, 3),
+                "sentence": round(s.sentence, 4),
                 "used": decision.answerable and any(c.anchor == s.chunk.anchor for c in decision.citations),
             }
             for s in decision.sections
             for h in s.hits
         )
+        if decision.topic is None and asks_for_contact(query):
+            contact = self._contact_reply(query, passages)
+            if contact is not None:
+                return contact
         if not decision.answerable:
             reply = self.abstention(decision.reason, query)
             return Reply(reply.answer, True, False, (), reply.reason, query, passages)

@@ -24,7 +24,12 @@ STOPWORDS = frozenset(
     to too under until up very was we were what what's when where which while who whom why will
     with would you your yours yourself yourselves tell know please want wanna like get got go
     going really much many also anything something thing things say said hi hello hey thanks
-    thank ok okay would could might may us s t d ll m re ve y""".split()
+    thank ok okay would could might may us s t d ll m re ve y whats hows whens wheres whos im
+    ive id dont doesnt didnt cant wont isnt arent wasnt werent havent hasnt hadnt shouldnt
+    wouldnt couldnt youre theyre theres thats lets u ur pls plz gonna gotta kinda sorta
+    much many often does did can't won't doesn't didn't isn't aren't wasn't haven't hasn't
+    shouldn't wouldn't couldn't you're they're there's i've i'd i'll you've we're yes yeah
+    yep nope someone""".split()
 )
 
 

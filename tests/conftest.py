@@ -12,9 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.corpus import corpus_hash, load_chunks
 from bot.embedder import HashEmbedder, MiniLMEmbedder
-from bot.index import build_index
+from bot.reindex import reindex
 from bot.service import Bot
 from bot.settings import Settings
 
@@ -30,7 +29,7 @@ def embedder() -> MiniLMEmbedder:
 @pytest.fixture(scope="session")
 def index_dir(tmp_path_factory, embedder) -> Path:
     out = tmp_path_factory.mktemp("index")
-    build_index(load_chunks(CORPUS), embedder, out, corpus_hash(CORPUS))
+    reindex(Settings(corpus_dir=CORPUS, index_dir=out), embedder)
     return out
 
 
@@ -82,9 +81,12 @@ def start_server(env: dict[str, str], timeout: float = 120.0) -> tuple[subproces
 
 
 @pytest.fixture(scope="session")
-def server(settings) -> str:
+def server(settings, tmp_path_factory) -> str:
     """A real server (app.py) on a free port, serving the session's index."""
-    proc, base = start_server({"FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS)})
+    log = tmp_path_factory.mktemp("log") / "faqbot.sqlite3"
+    proc, base = start_server(
+        {"FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS), "FAQBOT_DB": str(log)}
+    )
     yield base
     proc.terminate()
     proc.wait(timeout=20)
