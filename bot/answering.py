@@ -27,6 +27,7 @@ import numpy as np
 from .replies import Citation
 from .retrieval import Hit, QueryTerms, Retriever, SectionKey
 from .scope import out_of_scope
+from .text import content_terms
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,17 @@ class Thresholds:
     # evidence for its section, and the section's sentences are also ranked against it.
     phrasing_match: float = 0.75
     phrasing_weight: float = 1.0
+    # Sentence score = similarity + this times the share of the question's words it uses.
+    sentence_coverage_weight: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
-    score: float
+    score: float  # similarity to the question
     row: int
     index: int
     text: str
+    rank: float = 0.0  # what quoting orders by: similarity plus the words it shares with the question
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +128,18 @@ def section_evidence(
             scores = retriever.sentence_scores(row, qv)
             if alternative is not None:
                 scores = np.maximum(scores, retriever.sentence_scores(row, alternative))
-            sentences += [Sentence(float(s), row, i, text) for i, (text, s) in enumerate(zip(chunk.sentences, scores))]
+            for i, (text, score) in enumerate(zip(chunk.sentences, scores)):
+                shared = retriever.coverage(terms, set(content_terms(text)))[0] if t.sentence_coverage_weight else 0.0
+                rank = float(score) + t.sentence_coverage_weight * shared
+                sentences.append(Sentence(float(score), row, i, text, rank))
         sentences.sort(key=lambda s: s.score, reverse=True)
         coverage, missing = retriever.coverage(terms, retriever.section_terms(key))
         best_sentence = sentences[0].score if sentences else 0.0
+        best_rank = max((x.rank for x in sentences), default=0.0)
         dense = group[0].dense
         lexical = max(h.lexical for h in group)
         w = t.weights
-        score = w[0] * best_sentence + w[1] * dense + w[2] * min(lexical, 10.0) + w[3] * coverage
+        score = w[0] * best_rank + w[1] * dense + w[2] * min(lexical, 10.0) + w[3] * coverage
         if phrasing >= t.phrasing_match:
             score += t.phrasing_weight * phrasing
         out.append(SectionEvidence(key, group, sentences, score, best_sentence, dense, lexical, coverage, missing, phrasing))
@@ -150,13 +158,13 @@ def passes(section: SectionEvidence, t: Thresholds) -> bool:
 
 def quote(section: SectionEvidence, t: Thresholds, only_best: bool = False) -> list[Sentence]:
     """The sentences of ``section`` to quote, in document order."""
-    ranked = section.sentences
-    top = ranked[0].score
-    chosen = ranked[:1] if only_best else [s for s in ranked if s.score >= top - t.sentence_margin][: t.max_sentences]
-    by_place = {(s.row, s.index): s for s in ranked}
+    ranked = sorted(section.sentences, key=lambda s: s.rank, reverse=True)
     best = ranked[0]
+    top = best.rank
+    chosen = ranked[:1] if only_best else [s for s in ranked if s.rank >= top - t.sentence_margin][: t.max_sentences]
+    by_place = {(s.row, s.index): s for s in ranked}
     following = by_place.get((best.row, best.index + 1))
-    if not only_best and following and following not in chosen and following.score >= top - t.next_sentence_margin:
+    if not only_best and following and following not in chosen and following.rank >= top - t.next_sentence_margin:
         chosen.append(following)
     for s in list(chosen):
         before = by_place.get((s.row, s.index - 1))
