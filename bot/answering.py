@@ -52,6 +52,7 @@ class Thresholds:
     second_section_margin: float = 0.1
     # Another section's sentence this close in meaning to the quoted one says the same
     # thing, or contradicts it ("several hours" vs "30-60 minutes"): it is quoted too.
+    better_sentence_margin: float = 0.03
     parallel_similarity: float = 0.6
     parallel_margin: float = 0.2
     # Section score = these weights times: best sentence similarity, best passage
@@ -59,7 +60,7 @@ class Thresholds:
     weights: tuple[float, float, float, float] = (1.0, 1.0, 0.05, 0.2)
     # A curated phrasing (corpus/questions.yaml) this close to the question counts as
     # evidence for its section, and the section's sentences are also ranked against it.
-    phrasing_match: float = 0.75
+    phrasing_match: float = 0.7
     phrasing_weight: float = 1.0
     # Sentence score = similarity + this times the share of the question's words it uses.
     sentence_coverage_weight: float = 0.1
@@ -218,14 +219,23 @@ def decide(
         return Decision(False, reason, sections)
 
     picked = [(best, quote(best, t))]
+    top_rank = max(x.rank for x in best.sentences)
+    # A section further down whose best sentence is closer to the question than anything in
+    # the best section: its sentence is quoted too (the section won on its other passages).
+    for other in sections[1:3]:
+        if max(x.rank for x in other.sentences) >= top_rank - t.better_sentence_margin and passes(other, t):
+            picked.append((other, quote(other, t, only_best=True)))
+            break
     parallel = parallel_sentence(best, sections[1:], retriever, t)
-    if parallel is not None:
+    if parallel is not None and all(parallel[0].key != p[0].key for p in picked):
         picked.append(parallel)
-    else:
+    if len(picked) == 1:
         for other in sections[1:3]:
             if other.score >= best.score - t.second_section_margin and passes(other, t):
                 picked.append((other, quote(other, t, only_best=True)))
                 break
+    # The sentence closest to the question comes first, whichever section holds it.
+    picked.sort(key=lambda p: max(x.rank for x in p[1]), reverse=True)
 
     texts, citations = [], []
     for section, sentences in picked:

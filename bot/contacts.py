@@ -19,6 +19,27 @@ _ASKS = re.compile(
 )
 
 
+_SUMMARY = re.compile(
+    r"\b(?:tl;? ?dr|tldr|summar(?:y|ise|ize)|in (?:short|a nutshell|brief)|bottom line|key (?:points|takeaways)|"
+    r"main points?|gist|sum (?:it )?up)\b",
+    re.IGNORECASE,
+)
+_SUMMARY_SECTION = re.compile(r"\b(?:conclusion|summary|in short|bottom line|takeaways?)\b", re.IGNORECASE)
+
+
+def asks_for_summary(question: str) -> bool:
+    """True when the visitor asks for the gist of the article ("tl;dr?", "sum it up")."""
+    return bool(_SUMMARY.search(question))
+
+
+def summary_chunks(chunks: list[Chunk]) -> list[Chunk]:
+    """The passages of the first section titled like a conclusion or summary."""
+    for chunk in chunks:
+        if _SUMMARY_SECTION.search(chunk.section):
+            return [c for c in chunks if c.source == chunk.source and c.anchor == chunk.anchor]
+    return []
+
+
 def asks_for_contact(question: str) -> bool:
     """True when the visitor asks how to reach the clinic."""
     return bool(_ASKS.search(question))

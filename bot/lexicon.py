@@ -72,7 +72,7 @@ VAGUE = frozenset(
     read true really pretty kind sort lot lots bit people someone somebody anyone anybody
     afterwards afterward right away ever even still just way able okay fine worried worry
     wondering wonder curious question questions ask asking exactly basically generally usually
-    typically probably maybe possible possibly mean means guess think thought sure feel feeling
-    felt friend friends mom dad wife husband partner someone's doctor's idea anymore work's
+    typically probably maybe possible possibly mean means guess think thought sure last lasts
+    friend friends mom dad wife husband partner someone's doctor's idea anymore work's
     info information details detail explain explanation tell told""".split()
 )

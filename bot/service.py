@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .answering import Thresholds, decide
-from .contacts import Contacts, asks_for_contact, find_contacts
+from .contacts import Contacts, asks_for_contact, asks_for_summary, find_contacts, summary_chunks
 from .corpus import corpus_hash
 from .embedder import Embedder, MiniLMEmbedder
 from .errors import CorpusError
@@ -45,6 +45,7 @@ class Bot:
         self.retriever = Retriever(index, embedder)
         self.contacts: Contacts = find_contacts(index.chunks)
         self.crisis = CrisisDetector(embedder)
+        self._summary = summary_chunks(index.chunks)
         sections = {(c.source, c.anchor) for c in index.chunks}
         counts: dict[str, int] = {}
         for chunk in index.chunks:
@@ -144,6 +145,11 @@ class Bot:
             contact = self._contact_reply(query, passages)
             if contact is not None:
                 return contact
+        if decision.topic is None and asks_for_summary(query) and self._summary:
+            chunk = self._summary[0]
+            text = " ".join(s for c in self._summary for s in c.sentences[:3])
+            citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, text, 1.0)
+            return Reply(text, False, False, (citation,), "the visitor asks for the gist: the article's conclusion", query, passages)
         if not decision.answerable:
             reply = self.abstention(decision.reason, query)
             return Reply(reply.answer, True, False, (), reply.reason, query, passages)

@@ -91,3 +91,8 @@ def test_follow_ups_use_the_conversation(bot, previous, message, expected):
 def test_typos_are_understood(bot):
     assert "$400-$600" in bot.answer("how mutch does ketamin cost").answer
     assert "insurance" in bot.answer("is it coverd by insurence").answer.lower()
+
+
+def test_a_request_for_the_gist_quotes_the_conclusion(bot):
+    reply = bot.answer("tl;dr?")
+    assert not reply.abstained and reply.citations[0].anchor == "conclusion"
