@@ -55,12 +55,15 @@ def free_port() -> int:
 
 
 def start_server(env: dict[str, str], timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
-    """Start ``python app.py`` on a free port and wait for /healthz to answer 200."""
+    """Start ``python app.py`` on a free port and wait for /healthz to answer 200.
+
+    The rate limit is off unless ``env`` sets FAQBOT_RATE_LIMIT: these servers take many
+    questions from one address (tests/test_hardening.py tests the limiter)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, "FAQBOT_RATE_LIMIT": "0", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

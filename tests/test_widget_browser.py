@@ -117,7 +117,7 @@ def sites(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     allowed, refused = HostSite(base), HostSite(base)
     log = tmp_path_factory.mktemp("widget-server") / "server.log"
-    env = {**os.environ, **index_env(tmp_path_factory), "FAQBOT_ALLOWED_ORIGINS": allowed.origin}
+    env = {**os.environ, **index_env(tmp_path_factory), "FAQBOT_ALLOWED_ORIGINS": allowed.origin, "FAQBOT_RATE_LIMIT": "0"}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

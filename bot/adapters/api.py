@@ -3,13 +3,21 @@
 Each route turns a request into one call on the core and maps the core's errors to status
 codes. Only the outermost handler catches everything: it logs the traceback and answers a
 short JSON error, so a visitor never sees one.
+
+``POST /api/chat`` is public, so it checks what it is sent before anything else: the
+declared size (413 before reading), the media type (415), the time the body takes to
+arrive (408), the JSON (400) and the fields (422, naming the field); then the client's rate
+(429 with ``Retry-After``, see bot.ratelimit), except for crisis messages, which are never
+withheld. Security headers and closed Gradio routes: bot.adapters.security.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -21,12 +29,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..corpus import corpus_files, parse_document
 from ..errors import CorpusError
 from ..inputs import ChatRequest, InvalidRequest
+from ..ratelimit import RateLimiter, client_key, retry_after
 from ..replies import Reply
 from ..runtime import BotHolder
 from ..safety import is_crisis
+from ..settings import Settings
 from ..storage import CHANNEL_HEADER, channel_from_headers
 from .admin import add_admin_routes
 from .pages import render_document
+from .security import SecurityHeaders, check_origins
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -36,24 +47,39 @@ def error(status: int, code: str, message: str, headers: dict | None = None) -> 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-async def read_json_body(request: Request, limit: int) -> object:
-    """The request's JSON body, refusing non-JSON (415) and bodies over ``limit`` bytes (413)
-    before reading them in full."""
+async def read_json_body(request: Request, limit: int, timeout: float = 10.0) -> object:
+    """The request's JSON body, refusing non-JSON (415), bodies over ``limit`` bytes (413,
+    from the declared length before reading anything, else as soon as the limit is passed),
+    bodies that take longer than ``timeout`` seconds to arrive (408) and anything that is not
+    UTF-8 JSON (400: bad bytes, bad syntax, NaN or Infinity, nesting too deep to parse)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
         raise _Refused(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise _Refused(413, "body_too_large", f"the body is larger than {limit} bytes")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise _Refused(400, "invalid_length", "the Content-Length header is not a number of bytes")
+        if int(declared) > limit:
             raise _Refused(413, "body_too_large", f"the body is larger than {limit} bytes")
+    body = bytearray()
     try:
-        return json.loads(body.decode("utf-8"))
+        async with asyncio.timeout(timeout):
+            async for part in request.stream():
+                body += part
+                if len(body) > limit:
+                    raise _Refused(413, "body_too_large", f"the body is larger than {limit} bytes")
+    except TimeoutError:
+        raise _Refused(408, "request_timeout", f"the body did not arrive within {timeout:g} seconds") from None
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError):
         raise _Refused(400, "invalid_json", "the body is not valid UTF-8 JSON") from None
+    except RecursionError:
+        raise _Refused(400, "invalid_json", "the JSON is nested too deeply") from None
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 class _Refused(Exception):
@@ -70,18 +96,48 @@ def answered(request: Request, message: str, reply: Reply, started: float) -> JS
     return JSONResponse(reply.to_json())
 
 
-def create_api(holder: BotHolder) -> FastAPI:
-    """The FastAPI app for ``holder``'s bot (the Gradio console is mounted by app.py)."""
+def check_limits(settings: Settings) -> None:
+    """Refuse request limits that cannot work, naming the variable (ValueError)."""
+    for name in ("max_message_chars", "max_history_turns", "max_history_chars", "max_body_bytes", "body_timeout", "rate_burst"):
+        if getattr(settings, name) < 1:
+            raise ValueError(f"FAQBOT_{name.upper()} must be at least 1, not {getattr(settings, name)}")
+    if settings.trust_proxy < 0:
+        raise ValueError(f"FAQBOT_TRUST_PROXY is the number of proxies in front of the server (0 or more), not {settings.trust_proxy}")
+
+
+def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
+    """The FastAPI app for ``holder``'s bot (the Gradio console is mounted by app.py);
+    ``lifespan``: what to start and stop with the server (app.py closes the question log).
+
+    Raises ValueError, naming the variable, when a limit or an allowed origin in the
+    settings cannot work."""
     settings = holder.settings
-    api = FastAPI(title="Clinic FAQ bot", docs_url=None, redoc_url=None, openapi_url=None)
+    check_limits(settings)
+    limiter = RateLimiter.from_settings(settings)
+    api = FastAPI(title="Clinic FAQ bot", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    api.state.rate_limiter = limiter
     api.add_middleware(
         CORSMiddleware,
-        allow_origins=list(settings.allowed_origins),
+        allow_origins=list(check_origins(settings.allowed_origins)),
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", CHANNEL_HEADER],
         expose_headers=["Retry-After"],
         max_age=600,
     )
+    api.add_middleware(SecurityHeaders)  # outermost: refused routes never reach CORS or Gradio
+
+    def too_many(request: Request) -> JSONResponse | None:
+        """429 when the client has used up its questions for now, else None."""
+        if limiter is None:
+            return None
+        client = client_key(request.client.host if request.client else None,
+                            ",".join(request.headers.getlist("x-forwarded-for")), settings.trust_proxy)
+        wait = limiter.take(client)
+        if not wait:
+            return None
+        seconds = retry_after(wait)
+        unit = "second" if seconds == "1" else "seconds"
+        return error(429, "rate_limited", f"too many questions in a short time; try again in {seconds} {unit}", {"Retry-After": seconds})
 
     @api.exception_handler(_Refused)
     async def refused(_: Request, exc: _Refused) -> JSONResponse:
@@ -100,15 +156,20 @@ def create_api(holder: BotHolder) -> FastAPI:
     @api.post("/api/chat")
     async def chat(request: Request) -> JSONResponse:
         started = time.perf_counter()
-        data = await read_json_body(request, settings.max_body_bytes)
         try:
+            data = await read_json_body(request, settings.max_body_bytes, settings.body_timeout)
             chat_request = ChatRequest.parse(data, settings)
+        except _Refused as exc:  # a bad request still counts against the client's rate
+            return too_many(request) or error(exc.status, exc.code, exc.message)
         except InvalidRequest as exc:
-            return error(422, "invalid_request", str(exc))
+            return too_many(request) or error(422, "invalid_request", str(exc))
+        crisis = is_crisis(chat_request.message)
+        if not crisis and (limited := too_many(request)) is not None:
+            return limited  # crisis messages are never withheld by the limiter
         bot = holder.bot
         if bot is None:
             # Crisis replies never wait for the model or the index.
-            if is_crisis(chat_request.message):
+            if crisis:
                 return answered(request, chat_request.message, holder.crisis_only(), started)
             return error(503, "not_ready", "the bot is starting; try again in a few seconds", {"Retry-After": "5"})
         reply = await run_in_threadpool(bot.answer, chat_request.message, chat_request.history)
