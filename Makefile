@@ -1,11 +1,12 @@
 # make run: set up, build the index if it is missing or stale, serve on http://127.0.0.1:7860
 # make test: set up, run the tests (the browser tests need /usr/bin/chromium)
+# make soak: 32 visitors for 60 s on loopback while re-indexing twice (docs/RELIABILITY.md)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install index run test eval lint clean
+.PHONY: install index run test eval lint clean bench bench-scale soak
 
 install: $(STAMP)
 
@@ -24,11 +25,23 @@ run: install
 test: install
 	$(PY) -m pytest
 
+soak: install
+	$(PY) scripts/soak.py --seconds 60 --clients 32 --reindexes 2 --json data/soak.json
+
 eval: install
 	$(PY) -m bot eval tests/data/eval.jsonl
 
 lint: install
 	$(PY) -m ruff check .
+
+# make bench: latency, start-up, throughput, thread settings and scale to 100k passages
+# (under 10 minutes on 2 cores); make bench-scale: the 1M-passage point. Both write
+# docs/BENCHMARKS.md and docs/bench/ (servers on 127.0.0.1 only).
+bench: install
+	$(PY) -m bench.run
+
+bench-scale: install
+	$(PY) -m bench.run --scale-large
 
 clean:
 	rm -rf $(VENV) index .pytest_cache

@@ -11,20 +11,35 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from contextlib import asynccontextmanager
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# No outbound calls of the app's own, whatever the environment says: no Gradio analytics or
+# version checks, no model hub (the model ships in a package).
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
+from fastapi.concurrency import run_in_threadpool  # noqa: E402
 
 from bot.adapters.api import create_api  # noqa: E402
+from bot.adapters.security import console_options  # noqa: E402
 from bot.adapters.ui import build_ui, staff_auth  # noqa: E402
 from bot.errors import BotError  # noqa: E402
 from bot.runtime import BotHolder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.storage import ChatLog  # noqa: E402
+
+
+@asynccontextmanager
+async def closing(log: ChatLog):
+    """Write the question log's queued rows when the server stops. In the server's own
+    shutdown, because uvicorn ends the process with the signal it caught (SIGTERM) right
+    after: code after ``uvicorn.run`` does not run then."""
+    yield
+    await run_in_threadpool(log.close)
 
 
 def build_app(settings: Settings, holder: BotHolder | None = None, log: ChatLog | None = None):
@@ -35,12 +50,13 @@ def build_app(settings: Settings, holder: BotHolder | None = None, log: ChatLog 
     auth = staff_auth(settings)
     holder = holder or BotHolder(settings)
     log = log or ChatLog.open(settings)
-    api = create_api(holder)
+    api = create_api(holder, lifespan=lambda _: closing(log))
     api.state.chat_log = log  # /api/chat records each answered message here
     app = gr.mount_gradio_app(
         api, build_ui(holder, log), path="/", auth=auth, auth_message="Staff sign-in: the clinic FAQ bot's console.",
         run_history=False,  # visitors' questions stay on the server, not in the staff's browser storage
         footer_links=["api", "settings"],
+        **console_options(settings),  # no file routes into the index, log or corpus; uploads capped
     )
     return app, holder, log
 
@@ -63,7 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Open console tabs keep a heartbeat stream open: without a limit, stopping the server
         # would wait for them.
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        # proxy_headers=False: the client address is the connection's unless FAQBOT_TRUST_PROXY
+        # says otherwise (bot.ratelimit reads X-Forwarded-For then).
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                    timeout_graceful_shutdown=5, proxy_headers=False)
     finally:
         log.close()
 

@@ -129,7 +129,7 @@ def section_evidence(
             scores = retriever.sentence_scores(row, qv)
             if alternative is not None:
                 scores = np.maximum(scores, retriever.sentence_scores(row, alternative))
-            for i, (text, score) in enumerate(zip(chunk.sentences, scores)):
+            for i, (text, score) in enumerate(zip(chunk.sentences, scores, strict=True)):
                 shared = retriever.coverage(terms, set(content_terms(text)))[0] if t.sentence_coverage_weight else 0.0
                 rank = float(score) + t.sentence_coverage_weight * shared
                 sentences.append(Sentence(float(score), row, i, text, rank))

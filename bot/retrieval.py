@@ -132,7 +132,7 @@ class Retriever:
         if unknown and len(self._surface):
             vectors = self.embedder.encode([w for _, w in unknown])
             sims = vectors @ self._surface_vectors.T
-            for (s, _), row in zip(unknown, sims):
+            for (s, _), row in zip(unknown, sims, strict=True):
                 close = np.nonzero(row >= self.synonym_threshold)[0]
                 terms.variants[s].update(self._surface_stems[i] for i in close)
         return terms
@@ -161,14 +161,14 @@ class Retriever:
             return []
         k = min(k, n)
         dense_scores, rows = self.index.faiss_index.search(query_vector.reshape(1, -1), k)
-        dense = {int(r): float(s) for r, s in zip(rows[0], dense_scores[0]) if r >= 0}
+        dense = {int(r): float(s) for r, s in zip(rows[0], dense_scores[0], strict=True) if r >= 0}
         query_tokens = sorted({v for s in terms.stems for v in terms.variants[s]})
         lexical = self._bm25.get_scores(query_tokens) if query_tokens else np.zeros(n, dtype=np.float32)
         candidates = set(dense) | {int(i) for i in np.argsort(-lexical)[:k] if lexical[i] > 0}
         missing = [r for r in candidates if r not in dense]
         if missing:
             vecs = np.vstack([self.index.faiss_index.reconstruct(r) for r in missing])
-            for r, s in zip(missing, vecs @ query_vector):
+            for r, s in zip(missing, vecs @ query_vector, strict=True):
                 dense[r] = float(s)
         return [Hit(r, self.index.chunks[r], dense[r], float(lexical[r])) for r in candidates]
 
@@ -179,7 +179,7 @@ class Retriever:
             return {}
         sims = index.question_vectors @ query_vector
         best: dict[SectionKey, tuple[float, int]] = {}
-        for row, (phrasing, sim) in enumerate(zip(index.questions, sims)):
+        for row, (phrasing, sim) in enumerate(zip(index.questions, sims, strict=True)):
             key = (phrasing.source, phrasing.anchor)
             if key in self.section_rows and (key not in best or sim > best[key][0]):
                 best[key] = (float(sim), row)

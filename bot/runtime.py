@@ -7,6 +7,13 @@ per index) beside the serving one, warms it up, and only then replaces ``holder.
 one assignment. A request reads ``holder.bot`` once and keeps that object to the end, so no
 request fails or mixes the two indexes. A new index that cannot be loaded (damaged, built
 with another model) is refused: the old bot keeps serving and ``reload_status`` says why.
+
+For many visitors at once the holder serves the model behind two wrappers (bot.embedder):
+a :class:`~bot.embedder.CachingEmbedder` that remembers recent vectors by text, over a
+:class:`~bot.embedder.BatchingEmbedder` that encodes concurrent questions in one pass; and
+the bot behind an :class:`~bot.answer_cache.AnswerCache` of replies by question and index
+build, emptied whenever a new index is swapped in. torch and FAISS get one thread each
+(see ``SERVING_TORCH_THREADS``). Each setting is in :class:`~bot.settings.Settings`.
 """
 
 from __future__ import annotations
@@ -14,19 +21,50 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import faiss
+
+from . import vocabulary
+from .answer_cache import AnswerCache, CachedBot
 from .embed_cache import Progress
-from .embedder import Embedder, MiniLMEmbedder
+from .embedder import SERVING_TORCH_THREADS, BatchingEmbedder, CachingEmbedder, Embedder, MiniLMEmbedder
 from .errors import BotError
 from .index import read_manifest
 from .reindex import BuildSummary, reindex
-from .replies import Reply
+from .replies import Reply, Turn
 from .service import Bot
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# FAISS's threads for one question's search: a search of one vector runs on one thread
+# anyway, and an exact search of a large index split over two cores that another process
+# also uses waits for the slower one (docs/BENCHMARKS.md). OpenMP keeps this count per
+# thread, so each thread that answers sets it (ServedBot).
+SERVING_FAISS_THREADS = 1
+_thread = threading.local()
+
+
+class ServedBot:
+    """The bot as a server serves it: replies from the answer cache when there is one,
+    and FAISS searching on ``SERVING_FAISS_THREADS`` in every thread that answers.
+    Everything but ``answer`` is the bot's own."""
+
+    def __init__(self, bot: Bot, cache: AnswerCache | None = None) -> None:
+        self.bot = bot
+        self._cached = CachedBot(bot, cache) if cache is not None else None
+
+    def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
+        if not getattr(_thread, "faiss_threads_set", False):
+            faiss.omp_set_num_threads(SERVING_FAISS_THREADS)
+            _thread.faiss_threads_set = True
+        return (self._cached or self.bot).answer(message, history)
+
+    def __getattr__(self, name: str):
+        return getattr(self.bot, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +96,14 @@ class BotHolder:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.bot: Bot | None = None
+        self.bot: Bot | ServedBot | None = None
         self.error: str | None = None
         self.ready = threading.Event()
         self.load_seconds: float | None = None
-        self.embedder: Embedder | None = None
+        self.embedder: Embedder | None = None  # what the bot encodes with (the wrapped model)
+        self.answer_cache = AnswerCache(settings.answer_cache_size) if settings.answer_cache_size > 0 else None
+        self._batcher: BatchingEmbedder | None = None
+        self._warmer: threading.Thread | None = None
         self.reload_status = ReloadStatus("none")
         self._reload_lock = threading.Lock()
         self._tried: str | None = None  # build id of the last load attempt
@@ -74,14 +115,14 @@ class BotHolder:
         started = time.perf_counter()
         try:
             self._tried = self._current_build_id()
-            self.embedder = embedder or self.embedder or MiniLMEmbedder(threads=self.settings.torch_threads or None)
-            bot = Bot.load(self.settings, self.embedder)
+            bot = Bot.load(self.settings, self._serving_embedder(embedder))
+            self._warm_words(own_model=embedder is None)
             bot.warm_up()
         except Exception as exc:  # reported by /healthz; the server stays up for crisis replies
             logger.exception("the bot failed to load")
             self.error = str(exc)
         else:
-            self.bot = bot
+            self._serve(bot)
             self.load_seconds = time.perf_counter() - started
             logger.info("bot ready in %.1fs", self.load_seconds)
         finally:
@@ -119,7 +160,74 @@ class BotHolder:
                 logger.exception("checking %s for a new build failed", self.settings.index_dir)
 
     def stop(self) -> None:
+        """Stop watching for new builds and stop the encoder's batching thread."""
         self._stop.set()
+        if self._batcher is not None:
+            self._batcher.close()
+
+    # -- serving many visitors --------------------------------------------------------------
+    def _serving_embedder(self, given: Embedder | None = None) -> Embedder:
+        """The model as the bot uses it: ``given`` (or the one held, or the real model,
+        loaded with the serving thread settings), behind the batching and vector caches."""
+        if given is None and self.embedder is not None:
+            return self.embedder
+        settings = self.settings
+        if given is None:
+            given = MiniLMEmbedder(threads=settings.torch_threads or SERVING_TORCH_THREADS)
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
+        embedder = given
+        if settings.encode_batch >= 2:
+            embedder = self._batcher = BatchingEmbedder(embedder, settings.encode_batch, settings.encode_batch_wait_ms)
+        if settings.vector_cache_size > 0:
+            embedder = CachingEmbedder(embedder, settings.vector_cache_size)
+        self.embedder = embedder
+        return embedder
+
+    def _warm_words(self, own_model: bool) -> None:
+        """Pin the vectors of the model's frequent words (bot.vocabulary): loaded now when
+        they were saved beside the index, else computed in the background while no visitor
+        waits. Only for the model the holder loaded itself (a server's), not one it was
+        given (a test's or a tool's)."""
+        cache = self.embedder
+        n = self.settings.warm_words
+        if n <= 0 or not own_model or not isinstance(cache, CachingEmbedder) or cache.pinned:
+            return
+        words = vocabulary.frequent_words(cache, n)
+        path = self.settings.index_dir / vocabulary.FILE
+        if not words or vocabulary.pin_saved(cache, words, path):
+            return
+        batcher = self._batcher
+        self._warmer = threading.Thread(
+            target=vocabulary.compute, args=(cache, words, path),
+            kwargs={"idle": batcher.idle if batcher is not None else (lambda: True), "stop": self._stop},
+            name="word-vectors", daemon=True,
+        )
+        self._warmer.start()
+
+    def words_warmed(self, timeout: float | None = None) -> bool:
+        """Wait until the frequent words' vectors are pinned (True), or ``timeout`` passes."""
+        warmer = self._warmer
+        if warmer is not None:
+            warmer.join(timeout)
+            return not warmer.is_alive()
+        return True
+
+    def _serve(self, bot: Bot) -> None:
+        """Serve ``bot`` from now on (one assignment), with a fresh answer cache."""
+        self.bot = ServedBot(bot, self.answer_cache)
+        if self.answer_cache is not None:
+            # Keys hold the build id, so no old reply could be served for the new index;
+            # emptying the cache only frees the memory at once.
+            self.answer_cache.clear()
+
+    def clear_caches(self) -> None:
+        """Forget remembered replies and vectors (a benchmark's cold start)."""
+        if self.answer_cache is not None:
+            self.answer_cache.clear()
+        if isinstance(self.embedder, CachingEmbedder):
+            self.embedder.clear()
 
     def served_build_id(self) -> str | None:
         bot = self.bot
@@ -146,8 +254,7 @@ class BotHolder:
             self._tried = build_id
             started = time.perf_counter()
             try:
-                self.embedder = self.embedder or MiniLMEmbedder(threads=self.settings.torch_threads or None)
-                bot = Bot.load(self.settings, self.embedder)
+                bot = Bot.load(self.settings, self._serving_embedder())
                 bot.warm_up()
             except Exception as exc:
                 served = self.served_build_id()
@@ -160,7 +267,7 @@ class BotHolder:
                     self.error = str(exc)
                 return ReloadResult("failed", served, str(exc))
             loaded = bot.index.manifest.build_id
-            self.bot = bot  # one assignment: a request holds either the old bot or the new one
+            self._serve(bot)  # one assignment: a request holds either the old bot or the new one
             self.error = None
             self.ready.set()
             self.reload_status = ReloadStatus("ok", loaded, _now())

@@ -52,6 +52,26 @@ class Settings:
     # (empty: the admin endpoints are off)
     reload_interval: int = 2
     admin_token: str = field(default="", repr=False)
+    # Abuse limits of POST /api/chat (see bot/ratelimit.py): requests per minute per client
+    # (0: no limit) and how many may come at once above that rate; how many proxies in front
+    # of the server append the client's address to X-Forwarded-For (0: none, the address is
+    # the connection's; 1: one proxy, the header's last address); seconds a client may take
+    # to send a request body (408 after that)
+    rate_limit: int = 30
+    rate_burst: int = 10
+    trust_proxy: int = 0
+    body_timeout: int = 10
+    # Serving many visitors at once (see bot/runtime.py and docs/BENCHMARKS.md): replies
+    # remembered by question and index build (0: none), vectors remembered by text (0:
+    # none), the most texts encoded in one pass for concurrent questions (0 or 1: each on
+    # its own) and how long, in milliseconds, a busy server waits for more to join a pass
+    # (0: it takes those already waiting; waiting bought nothing on two cores)
+    answer_cache_size: int = 1024
+    vector_cache_size: int = 4096
+    encode_batch: int = 32
+    encode_batch_wait_ms: int = 0
+    # The model's most frequent words whose vectors a server keeps (bot.vocabulary; 0: none)
+    warm_words: int = 20000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,0 +1,118 @@
+"""The vectors of the model's most frequent words, kept so a question costs one encode.
+
+Retrieval embeds each question word the article does not contain ("afternoon", "kids")
+to find the article's words closest in meaning (bot.retrieval). About half of visitors'
+questions have such a word, and a pass through the model for a few words costs nearly as
+much as the question's own pass (the cost of a short input is reading the model's
+weights). A server therefore keeps the vectors of the vocabulary's most frequent whole
+words pinned in its vector cache (:meth:`~bot.embedder.CachingEmbedder.pin`).
+
+They are computed once per model, in the background after start-up and only while no
+visitor's text is waiting for the model, then saved beside the index as
+``<index>/cache/words.npz`` (model name, words, vectors; no pickle); every later start
+loads them in milliseconds. The file is only a shortcut: when it is missing, unreadable,
+for another model or cannot be written (a read-only index folder), the words are computed
+again, and the answers are the same either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .embedder import CachingEmbedder, Embedder
+
+logger = logging.getLogger(__name__)
+
+FILE = Path("cache") / "words.npz"
+CHUNK = 16  # words per pass: a visitor who arrives meanwhile waits at most one such pass
+
+
+def load(path: Path, model: str, dim: int) -> tuple[list[str], np.ndarray] | None:
+    """The words and vectors saved at ``path`` for ``model``, or None."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            saved_model = str(data["model"])
+            words = [str(w) for w in data["words"]]
+            vectors = data["vectors"].astype(np.float32)
+    except Exception as exc:  # zip, numpy and key errors alike: the file is disposable
+        logger.warning("ignoring the word vectors %s (%s): they will be computed again", path, exc)
+        return None
+    if saved_model != model or vectors.shape != (len(words), dim):
+        logger.info("the word vectors %s are for %s %s: computing them again", path, saved_model, vectors.shape)
+        return None
+    return words, vectors
+
+
+def save(path: Path, model: str, words: list[str], vectors: np.ndarray) -> None:
+    """Write the words and their vectors atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, model=np.array(model), words=np.array(words), vectors=np.asarray(vectors, np.float32))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def frequent_words(embedder: Embedder, n: int) -> list[str]:
+    """The model's ``n`` most frequent words, or none for a model that cannot say."""
+    while hasattr(embedder, "inner") and not hasattr(embedder, "frequent_words"):
+        embedder = embedder.inner
+    ask = getattr(embedder, "frequent_words", None)
+    return ask(n) if ask is not None else []
+
+
+def pin_saved(cache: CachingEmbedder, words: list[str], path: Path) -> bool:
+    """Pin the vectors of ``words`` saved at ``path``, if they are there (for this model)."""
+    saved = load(path, cache.name, cache.dim)
+    if saved is None or saved[0][: len(words)] != words:
+        return False
+    cache.pin(words, saved[1][: len(words)])
+    logger.info("loaded the vectors of %d frequent words from %s", len(words), path)
+    return True
+
+
+def compute(
+    cache: CachingEmbedder,
+    words: list[str],
+    path: Path | None,
+    *,
+    idle: Callable[[], bool] = lambda: True,
+    stop: threading.Event | None = None,
+    chunk: int = CHUNK,
+) -> bool:
+    """Encode ``words`` ``chunk`` at a time, each chunk only when ``idle()``, pin their
+    vectors in ``cache`` as they come, then save them all to ``path``.
+
+    Returns True when every word is pinned, False when ``stop`` was set first."""
+    stop = stop or threading.Event()
+    started = time.perf_counter()
+    vectors = []
+    for start in range(0, len(words), chunk):
+        while not idle():
+            if stop.wait(0.002):
+                return False
+        if stop.is_set():
+            return False
+        part = words[start : start + chunk]
+        part_vectors = cache.inner.encode(part)
+        cache.pin(part, part_vectors)
+        vectors.append(part_vectors)
+    logger.info("computed the vectors of %d frequent words in %.1fs", len(words), time.perf_counter() - started)
+    if path is not None and vectors:
+        try:
+            save(path, cache.name, words, np.vstack(vectors))
+        except OSError as exc:  # a read-only index folder: they are computed at each start
+            logger.warning("could not save the word vectors to %s (%s): they will be computed at each start", path, exc)
+    return True
