@@ -17,7 +17,6 @@ given to ``--host``: it decides whether the console needs a staff password).
 from __future__ import annotations
 
 import argparse
-import atexit
 import logging
 import os
 import socket
@@ -36,8 +35,7 @@ def create():
     background (``/healthz`` answers 503 until it is ready)."""
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
-    app, holder, log = build_app(settings)
-    atexit.register(log.close)  # what the worker recorded reaches the question log
+    app, holder, _ = build_app(settings)  # the app writes the question log out when it stops
     holder.load_in_background()
     return app
 

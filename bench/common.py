@@ -152,9 +152,11 @@ def bench_index() -> Path:
     # there (bot.vocabulary); compute them now, so every server the benchmarks start is a
     # server that has started before.
     path = out / vocabulary.FILE
-    if vocabulary.load(path, "all-MiniLM-L6-v2", 384) is None:
+    saved = vocabulary.load(path, "all-MiniLM-L6-v2", 384)
+    if saved is None or len(saved[0]) < settings.warm_words:
         cache = CachingEmbedder(MiniLMEmbedder(threads=SERVING_TORCH_THREADS))
-        vocabulary.compute(cache, vocabulary.frequent_words(cache, settings.warm_words), path, chunk=64)
+        words = vocabulary.frequent_words(cache, settings.warm_words)
+        vocabulary.compute(cache, words, path, start=vocabulary.pin_saved(cache, words, path), chunk=64)
     return out
 
 

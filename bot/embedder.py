@@ -167,6 +167,12 @@ class CachingEmbedder:
         """How many vectors are pinned."""
         return len(self._pinned)
 
+    def encode_pinned(self, texts: list[str]) -> np.ndarray:
+        """The pinned vectors of ``texts`` (KeyError for one that is not pinned)."""
+        with self._lock:
+            rows = [self._pinned[t] for t in texts]
+        return np.vstack(rows) if rows else np.zeros((0, self.dim), np.float32)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         if len(texts) > self.max_texts:

@@ -196,12 +196,13 @@ class BotHolder:
             return
         words = vocabulary.frequent_words(cache, n)
         path = self.settings.index_dir / vocabulary.FILE
-        if not words or vocabulary.pin_saved(cache, words, path):
+        pinned = vocabulary.pin_saved(cache, words, path)
+        if pinned == len(words):
             return
         batcher = self._batcher
         self._warmer = threading.Thread(
             target=vocabulary.compute, args=(cache, words, path),
-            kwargs={"idle": batcher.idle if batcher is not None else (lambda: True), "stop": self._stop},
+            kwargs={"start": pinned, "idle": batcher.idle if batcher is not None else (lambda: True), "stop": self._stop},
             name="word-vectors", daemon=True,
         )
         self._warmer.start()

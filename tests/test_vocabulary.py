@@ -31,7 +31,7 @@ def test_computed_word_vectors_are_saved_and_the_next_start_loads_them(tmp_path)
 
     later = Counting()
     cache = CachingEmbedder(later)
-    assert vocabulary.pin_saved(cache, WORDS, path)
+    assert vocabulary.pin_saved(cache, WORDS, path) == len(WORDS)
     vectors = cache.encode(["kids", "stuff"])
     assert later.texts == []  # no pass through the model for a frequent word
     assert np.array_equal(vectors, HashEmbedder().encode(["kids", "stuff"]))
@@ -40,7 +40,28 @@ def test_computed_word_vectors_are_saved_and_the_next_start_loads_them(tmp_path)
 def test_word_vectors_of_another_model_are_computed_again(tmp_path):
     path = tmp_path / vocabulary.FILE
     vocabulary.save(path, "another-model", WORDS, np.zeros((len(WORDS), 64), np.float32))
-    assert not vocabulary.pin_saved(CachingEmbedder(HashEmbedder()), WORDS, path)
+    assert vocabulary.pin_saved(CachingEmbedder(HashEmbedder()), WORDS, path) == 0
+
+
+def test_a_server_stopped_half_way_leaves_the_words_done_so_far(tmp_path, monkeypatch):
+    monkeypatch.setattr(vocabulary, "SAVE_EVERY", 4)
+    path = tmp_path / vocabulary.FILE
+    stop = threading.Event()
+    first = Counting()
+
+    def idle() -> bool:  # the server stops once six words are done
+        if len(first.texts) >= 6:
+            stop.set()
+        return True
+
+    assert not vocabulary.compute(CachingEmbedder(first), WORDS, path, idle=idle, stop=stop, chunk=2)
+    later = Counting()
+    cache = CachingEmbedder(later)
+    start = vocabulary.pin_saved(cache, WORDS, path)
+    assert start == 4  # saved every four words
+    assert vocabulary.compute(cache, WORDS, path, start=start)
+    assert later.texts == WORDS[4:]
+    assert vocabulary.pin_saved(CachingEmbedder(HashEmbedder()), WORDS, path) == len(WORDS)
 
 
 def test_words_are_computed_only_while_no_visitor_waits_and_stop_on_request(tmp_path):
