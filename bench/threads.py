@@ -8,7 +8,11 @@ In this process, alternating question by question:
   ``bot.embedder.SERVING_TORCH_THREADS``) and on 2 threads (torch's default here);
 - the encode of 16 questions in one pass (a busy server's micro-batch) on 1 and on 2;
 - an exact FAISS search of 50,000 vectors with OpenMP on 1 thread (a server's,
-  ``bot.runtime.SERVING_FAISS_THREADS``) and on 2.
+  ``bot.runtime.SERVING_FAISS_THREADS``) and on 2;
+
+each twice: with the other core free, and with the other core busy (a process spinning
+on it, as a server's own Python work or another tenant keeps it under load; the spinning
+process stops by itself after a minute at most and is ended when the measurement is done).
 
 Then servers under 1 and 16 concurrent clients (bench.throughput): as configured, with
 ``FAQBOT_TORCH_THREADS=2``, and without micro-batching (``FAQBOT_ENCODE_BATCH=0``).
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -25,15 +31,31 @@ import numpy as np
 from .common import bench_index, machine, questions, summary_ms
 from .throughput import run_config
 
+BURN = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\n    pass\n"
+
 
 def in_process(progress=print) -> dict:
-    import faiss
-    import torch
-
+    """Both conditions: the other core free, then busy."""
     from bot.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
 
     model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS)
-    qs = questions("eval") + questions("holdout")
+    result = {"free": _in_process(model, "other core free", progress)}
+    burner = subprocess.Popen([sys.executable, "-c", BURN])
+    try:
+        result["busy"] = _in_process(model, "other core busy", progress)
+    finally:
+        burner.kill()
+        burner.wait(timeout=10)
+    return result
+
+
+def _in_process(model, condition: str, progress) -> dict:
+    import faiss
+    import torch
+
+    from bot.embedder import SERVING_TORCH_THREADS
+
+    qs = (questions("eval") + questions("holdout"))[:150]
     times: dict[str, list[float]] = {k: [] for k in ("encode_1", "encode_2", "batch16_1", "batch16_2", "faiss_1", "faiss_2")}
     for q in qs[:5]:
         model.encode([q])
@@ -43,7 +65,7 @@ def in_process(progress=print) -> dict:
             t = time.perf_counter()
             model.encode([q])
             times[f"encode_{threads}"].append(time.perf_counter() - t)
-    for i in range(0, 16 * 12, 16):
+    for i in range(0, 16 * 8, 16):
         batch = (qs * 2)[i : i + 16]
         for threads in ((1, 2) if i % 32 else (2, 1)):
             torch.set_num_threads(threads)
@@ -68,7 +90,7 @@ def in_process(progress=print) -> dict:
     result = {k: summary_ms(v) for k, v in times.items()}
     for what in ("encode", "batch16", "faiss"):
         one, two = result[f"{what}_1"]["p50"], result[f"{what}_2"]["p50"]
-        progress(f"  {what}: p50 {one:.2f} ms on 1 thread, {two:.2f} ms on 2 ({two / one:.2f}x)")
+        progress(f"  {condition}, {what}: p50 {one:.2f} ms on 1 thread, {two:.2f} ms on 2 ({two / one:.2f}x)")
     return result
 
 
