@@ -3,7 +3,7 @@
     python asgi.py --workers 2 [--host 127.0.0.1] [--port 7860]
 
 Each worker is a whole server as ``app.py`` builds it (settings from ``FAQBOT_*``, the API,
-the console), with its own copy of the model and of the read-only index: about 0.6 GB
+the console), with its own copy of the model and of the read-only index: about 0.7 GB
 each. The API is stateless (the conversation comes with every request), so any worker
 answers any request; the kernel spreads connections over them. The staff console keeps
 its session in the worker that served its page: behind several workers it needs sticky

@@ -74,6 +74,15 @@ def targets(results: dict) -> list[str]:
                          f"{_f(speedup, 2)} ({_f(a16['answers_per_second'])} / {_f(a1['answers_per_second'])}), "
                          f"{errors} errors in the whole run",
                          _ok(speedup >= TARGETS["speedup_16"] and errors == 0)])
+        two = next((c for c in thr["configs"] if c["workers"] == 2), None)
+        b16 = _level(two, 16) if two else None
+        b64 = _level(two, 64) if two else None
+        if b16 and b64:
+            a64 = _level(one, 64)
+            rows.append(["2 workers: 16 clients / 1 client of 1 worker; 2 workers / 1 worker at 16 and 64 clients", "(shown)",
+                         f"{_f(b16['answers_per_second'] / a1['answers_per_second'], 2)}; "
+                         f"{_f(b16['answers_per_second'] / a16['answers_per_second'], 2)} and "
+                         f"{_f(b64['answers_per_second'] / a64['answers_per_second'], 2) if a64 else '–'}", "–"])
     big = next((p for p in results.get("scale_large", {}).get("points", []) if p["passages"] >= 1_000_000), None)
     if big:
         c = big["chosen"]
@@ -134,7 +143,7 @@ def throughput(results: dict) -> list[str]:
         for lv in c["levels"]:
             rows.append([c["name"], str(lv["clients"]), _f(lv["answers_per_second"]), _f(lv["latency_p50"]), _f(lv["latency_p95"]),
                          str(lv["answered"]), str(lv["errors"])])
-    out = [f"### Throughput ({_f(thr['seconds'], 0)} s a level after 1 s of warm-up; every message different)", ""]
+    out = [f"### Throughput ({_f(thr['seconds'], 0)} s a level, in two halves each after 1 s of warm-up; every message different)", ""]
     out += _table(["server", "clients", "answers/s", "p50 (ms)", "p95 (ms)", "answered", "errors"], rows)
     mem = [[c["name"], _f(c["ready_seconds"]), _f(c["peak_rss_mb"], 0)] for c in thr["configs"]]
     out += _table(["server", "ready in (s)", "peak memory, all workers (MiB)"], mem)

@@ -84,6 +84,7 @@ class Bot:
     def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
         """Answer one visitor message, given the conversation before it."""
         started = time.perf_counter()
+        message = " ".join(message.split())  # "do  i  need" must read as "do i need"
         vector = self.embedder.encode([message])[0]
         if self.crisis.is_crisis(message, vector):
             return self._crisis(message, history)
