@@ -27,7 +27,6 @@ import numpy as np
 from .replies import Citation
 from .retrieval import Hit, QueryTerms, Retriever, SectionKey
 from .scope import out_of_scope
-from .text import content_terms
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +128,9 @@ def section_evidence(
             scores = retriever.sentence_scores(row, qv)
             if alternative is not None:
                 scores = np.maximum(scores, retriever.sentence_scores(row, alternative))
+            sentence_terms = retriever.sentence_terms(row)
             for i, (text, score) in enumerate(zip(chunk.sentences, scores, strict=True)):
-                shared = retriever.coverage(terms, set(content_terms(text)))[0] if t.sentence_coverage_weight else 0.0
+                shared = retriever.coverage(terms, sentence_terms[i])[0] if t.sentence_coverage_weight else 0.0
                 rank = float(score) + t.sentence_coverage_weight * shared
                 sentences.append(Sentence(float(score), row, i, text, rank))
         sentences.sort(key=lambda s: s.score, reverse=True)

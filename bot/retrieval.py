@@ -62,6 +62,7 @@ class Retriever:
         chunks = index.chunks
         self.section_rows: dict[SectionKey, list[int]] = {}
         self._section_terms: dict[SectionKey, set[str]] = {}
+        self._sentence_terms: dict[int, list[frozenset[str]]] = {}
         for row, chunk in enumerate(chunks):
             key = (chunk.source, chunk.anchor)
             self.section_rows.setdefault(key, []).append(row)
@@ -137,7 +138,7 @@ class Retriever:
                 terms.variants[s].update(self._surface_stems[i] for i in close)
         return terms
 
-    def coverage(self, terms: QueryTerms, section_terms: set[str]) -> tuple[float, list[str]]:
+    def coverage(self, terms: QueryTerms, section_terms: set[str] | frozenset[str]) -> tuple[float, list[str]]:
         """Weighted share of the question's words found in ``section_terms``, and the missing ones."""
         total = covered = 0.0
         missing = []
@@ -152,6 +153,14 @@ class Retriever:
 
     def section_terms(self, key: SectionKey) -> set[str]:
         return self._section_terms[key]
+
+    def sentence_terms(self, row: int) -> list[frozenset[str]]:
+        """The content terms of each sentence of passage ``row``, computed once per passage
+        (on first use: a large corpus does not pay for passages no question reaches)."""
+        found = self._sentence_terms.get(row)
+        if found is None:
+            found = self._sentence_terms[row] = [frozenset(content_terms(s)) for s in self.index.chunks[row].sentences]
+        return found
 
     # -- passages -------------------------------------------------------------------
     def search(self, query_vector: np.ndarray, terms: QueryTerms, k: int = 8) -> list[Hit]:

@@ -9,6 +9,7 @@ the person as the object of the harm or a statement about not wanting to live.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .text import normalize
 
@@ -60,6 +61,7 @@ _PATTERNS = [
 _CRISIS = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)  # the API checks a message before the bot does; same answer twice
 def is_crisis(message: str) -> bool:
     """True when ``message`` speaks of suicide or self-harm intent."""
     text = re.sub(r"\s+", " ", normalize(message).lower().replace("'", "'"))

@@ -85,10 +85,13 @@ class Bot:
         """Answer one visitor message, given the conversation before it."""
         started = time.perf_counter()
         message = " ".join(message.split())  # "do  i  need" must read as "do i need"
-        vector = self.embedder.encode([message])[0]
-        if self.crisis.is_crisis(message, vector):
+        # The message as written (for the crisis check) and, when a typo is corrected, as
+        # searched: one pass through the model for both costs about what one text does.
+        texts = list(dict.fromkeys([message, self.retriever.correct_spelling(message)]))
+        known = dict(zip(texts, self.embedder.encode(texts), strict=True))
+        if self.crisis.is_crisis(message, known[message]):
             return self._crisis(message, history)
-        reply = self._answer(message, history, vector)
+        reply = self._answer(message, history, known)
         logger.debug("answered in %.1f ms (abstained=%s)", (time.perf_counter() - started) * 1000, reply.abstained)
         return reply
 
@@ -111,20 +114,21 @@ class Bot:
         citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, quote, 1.0)
         return Reply(quote, False, False, (citation,), "the visitor asks how to reach the clinic", query, passages)
 
-    def _answer(self, message: str, history: Sequence[Turn], vector=None) -> Reply:
+    def _answer(self, message: str, history: Sequence[Turn], known: dict | None = None) -> Reply:
+        """``known``: texts already encoded, to their vectors."""
         first: Reply | None = None
         for query in candidates(message, history, self._generic):
-            reply = self._answer_query(query, vector if query == message else None)
+            reply = self._answer_query(query, known or {})
             if not reply.abstained:
                 return reply
             first = first or reply
         assert first is not None
         return first
 
-    def _answer_query(self, text: str, vector=None) -> Reply:
-        """Answer one search text; ``vector`` is its embedding when already computed."""
+    def _answer_query(self, text: str, known: dict) -> Reply:
+        """Answer one search text; ``known``: texts already encoded, to their vectors."""
         query = self.retriever.correct_spelling(text)
-        qv = vector if vector is not None and query == text else self.embedder.encode([query])[0]
+        qv = known[query] if query in known else self.embedder.encode([query])[0]
         terms = self.retriever.query_terms(query)
         hits = self.retriever.search(qv, terms)
         decision = decide(query, hits, qv, terms, self.retriever, self.thresholds)

@@ -269,21 +269,25 @@ class LongAnswerBot:
 
 @contextmanager
 def faulty(store: Store, fault: dict):
-    """Run ``fault["pragma"](conn)`` on every connection the store opens while it is set."""
-    original = store._connect
+    """Run ``fault["apply"](conn)`` on every connection the store uses while it is set: each
+    short-lived read connection and, at every write, its kept-open write connection."""
+    originals = store._connect, store._writing
 
-    @contextmanager
-    def connect():
-        with original() as conn:
-            if fault.get("apply"):
-                fault["apply"](conn)
-            yield conn
+    def with_fault(original):
+        @contextmanager
+        def use():
+            with original() as conn:
+                if fault.get("apply"):
+                    fault["apply"](conn)
+                yield conn
 
-    store._connect = connect
+        return use
+
+    store._connect, store._writing = with_fault(originals[0]), with_fault(originals[1])
     try:
         yield
     finally:
-        store._connect = original
+        store._connect, store._writing = originals
 
 
 def full(conn: sqlite3.Connection) -> None:

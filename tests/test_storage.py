@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -271,6 +272,29 @@ def test_a_failed_write_is_logged_once_and_the_writer_keeps_going(log, caplog, m
     assert len(errors) == 1 and "write failed" in errors[0].getMessage()
     assert any("writing again" in r.getMessage() for r in caplog.records)
     assert [e.question for e in log.store.exchanges()] == ["three"]
+
+
+def test_answered_messages_reach_the_database_within_a_second_without_a_flush(log):
+    log.record("widget", "how much does it cost", ANSWERED, 0.01)
+    deadline = time.monotonic() + 2.0
+    while not log.store.exchanges() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [e.question for e in log.store.exchanges()] == ["how much does it cost"]
+    # Another connection (the console's, another worker's) sees the committed row.
+    with sqlite3.connect(log.store.path) as other:
+        assert other.execute("SELECT count(*) FROM answers").fetchone()[0] == 1
+
+
+def test_a_log_file_deleted_while_serving_is_created_again_and_written(log, caplog):
+    log.record("api", "before", ANSWERED, 0.01)
+    assert log.flush()
+    for suffix in ("", "-wal", "-shm"):
+        log.store.path.with_name(log.store.path.name + suffix).unlink(missing_ok=True)
+    with caplog.at_level(logging.WARNING, logger="bot.storage"):
+        log.record("api", "after", ANSWERED, 0.01)
+        assert log.flush()
+    assert [e.question for e in log.store.exchanges()] == ["after"]  # not into the deleted file
+    assert "moved or deleted" in caplog.text
 
 
 def test_an_unopenable_database_leaves_a_log_that_stores_nothing(tmp_path, caplog):

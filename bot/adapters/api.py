@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -105,6 +106,25 @@ def check_limits(settings: Settings) -> None:
         raise ValueError(f"FAQBOT_TRUST_PROXY is the number of proxies in front of the server (0 or more), not {settings.trust_proxy}")
 
 
+async def warm_up() -> None:
+    """Pay at start-up what the first request would: anyio's thread pool (its asyncio
+    backend is imported and its first worker thread started on first use)."""
+    await run_in_threadpool(lambda: None)
+
+
+def _warmed(lifespan: Callable | None) -> Callable:
+    @asynccontextmanager
+    async def both(app: FastAPI):
+        await warm_up()
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+
+    return both
+
+
 def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
     """The FastAPI app for ``holder``'s bot (the Gradio console is mounted by app.py);
     ``lifespan``: what to start and stop with the server (app.py closes the question log).
@@ -114,7 +134,7 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
     settings = holder.settings
     check_limits(settings)
     limiter = RateLimiter.from_settings(settings)
-    api = FastAPI(title="Clinic FAQ bot", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    api = FastAPI(title="Clinic FAQ bot", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_warmed(lifespan))
     api.state.rate_limiter = limiter
     api.add_middleware(
         CORSMiddleware,
