@@ -19,7 +19,8 @@ server's micro-batch, greetings and thank-yous included) split by length as the 
 (``bot.embedder.length_groups``) against one pass padded to the longest message.
 
 Then servers under 1 and 16 concurrent clients (bench.throughput): as configured, with
-``FAQBOT_TORCH_THREADS=2``, and without micro-batching (``FAQBOT_ENCODE_BATCH=0``).
+``FAQBOT_TORCH_THREADS=2``, without micro-batching (``FAQBOT_ENCODE_BATCH=0``) and with the
+model run eagerly instead of traced (``FAQBOT_TRACED_MODEL=0``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def in_process(progress=print) -> dict:
     """Both conditions: the other core free, then busy."""
     from bot.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
 
-    model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS)
+    model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS, traced=True)  # as a server runs it
     result = {"free": _in_process(model, "other core free", progress)}
     burner = subprocess.Popen([sys.executable, "-c", BURN])
     try:
@@ -105,7 +106,7 @@ def padding(progress=print) -> dict:
 
     from .common import distinct_messages
 
-    model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS)
+    model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS, traced=True)  # as a server runs it
     messages = list(distinct_messages())[::23][:12 * 40]
     batches = [messages[i : i + 12] for i in range(0, len(messages), 12)]
     split_cost = embedder_module.PASS_COST_TOKENS
@@ -133,6 +134,7 @@ def servers(seconds: float, progress=print) -> list[dict]:
         ("as configured", {}),
         ("torch on 2 threads", {"FAQBOT_TORCH_THREADS": "2"}),
         ("no micro-batching", {"FAQBOT_ENCODE_BATCH": "0"}),
+        ("eager model (not traced)", {"FAQBOT_TRACED_MODEL": "0"}),
     ]
     return [run_config(index_dir, name, [1, 16], seconds, env=env, progress=progress) for name, env in variants]
 

@@ -29,6 +29,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 
 VAGUE_WEIGHT = 0.2
 _TOKEN = re.compile(r"[A-Za-z]+")
+EAGER_SENTENCE_TERMS = 20_000  # passages up to which sentence terms are computed at load
 
 SectionKey = tuple[str, str]  # (source, anchor)
 
@@ -81,6 +82,9 @@ class Retriever:
         self._spelling = sorted({w for w in all_words if len(w) >= 3} | set(SYNONYMS) | set(VAGUE))
         known = getattr(embedder, "known_words", lambda: frozenset())()
         self._spelling_set = frozenset(self._spelling) | STOPWORDS | known
+        if len(chunks) <= EAGER_SENTENCE_TERMS:  # else on first use, passage by passage
+            for row in range(len(chunks)):
+                self.sentence_terms(row)
         self._bm25 = bm25s.BM25()
         self._bm25.index([content_terms(f"{c.section} {c.text}") or ["<empty>"] for c in chunks], show_progress=False)
 
@@ -155,8 +159,9 @@ class Retriever:
         return self._section_terms[key]
 
     def sentence_terms(self, row: int) -> list[frozenset[str]]:
-        """The content terms of each sentence of passage ``row``, computed once per passage
-        (on first use: a large corpus does not pay for passages no question reaches)."""
+        """The content terms of each sentence of passage ``row``, computed once per passage:
+        at load for corpora up to ``EAGER_SENTENCE_TERMS`` passages, else on first use (a
+        large corpus does not pay at start-up for passages no question reaches)."""
         found = self._sentence_terms.get(row)
         if found is None:
             found = self._sentence_terms[row] = [frozenset(content_terms(s)) for s in self.index.chunks[row].sentences]

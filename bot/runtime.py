@@ -173,7 +173,7 @@ class BotHolder:
             return self.embedder
         settings = self.settings
         if given is None:
-            given = MiniLMEmbedder(threads=settings.torch_threads or SERVING_TORCH_THREADS)
+            given = MiniLMEmbedder(threads=settings.torch_threads or SERVING_TORCH_THREADS, traced=settings.traced_model)
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None

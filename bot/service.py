@@ -58,7 +58,7 @@ class Bot:
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Bot:
         """Load the model (unless given) and the index named by ``settings``."""
-        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None)
+        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None, traced=settings.traced_model)
         index = load_index(settings.index_dir, embedder)
         bot = cls(index, embedder, settings)
         status = bot.index_status()
@@ -73,9 +73,17 @@ class Bot:
             return IndexStatus(False, None)
         return IndexStatus(current != self.index.manifest.corpus_hash, current)
 
+    # Questions a server answers before it says it is ready, down the main paths (an
+    # answer, a typo corrected, an abstention, a follow-up), so the first visitor does not
+    # pay for what runs once per process.
+    WARM_UP = (("How much does it cost?", ()), ("is it covered by insurence", ()),
+               ("what is the weather today", ()),
+               ("and how long does it take?", (Turn("user", "what is ketamine infusion therapy"),)))
+
     def warm_up(self) -> None:
-        """Run one question end to end so the first visitor is not slower than the rest."""
-        self.answer("How much does it cost?")
+        """Answer ``WARM_UP`` end to end so the first visitor is not slower than the rest."""
+        for message, history in self.WARM_UP:
+            self.answer(message, history)
 
     def abstention(self, reason: str, query: str = "") -> Reply:
         text = ABSTAIN_TEXT.format(contact=self.contacts.sentence())

@@ -72,6 +72,9 @@ class Settings:
     encode_batch_wait_ms: int = 0
     # The model's most frequent words whose vectors a server keeps (bot.vocabulary; 0: none)
     warm_words: int = 20000
+    # A server runs the model as a traced TorchScript graph (bot.embedder; same vectors,
+    # a third less time a question); False: eager PyTorch
+    traced_model: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
