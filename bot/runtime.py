@@ -173,13 +173,15 @@ class BotHolder:
             return self.embedder
         settings = self.settings
         if given is None:
-            given = MiniLMEmbedder(threads=settings.torch_threads or SERVING_TORCH_THREADS, traced=settings.traced_model)
+            given = MiniLMEmbedder(threads=settings.torch_threads or SERVING_TORCH_THREADS, traced=settings.traced_model,
+                                   passes=max(1, settings.encode_workers))
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None
         embedder = given
         if settings.encode_batch >= 2:
-            embedder = self._batcher = BatchingEmbedder(embedder, settings.encode_batch, settings.encode_batch_wait_ms)
+            embedder = self._batcher = BatchingEmbedder(embedder, settings.encode_batch, settings.encode_batch_wait_ms,
+                                                               max(1, settings.encode_workers))
         if settings.vector_cache_size > 0:
             embedder = CachingEmbedder(embedder, settings.vector_cache_size)
         self.embedder = embedder

@@ -70,6 +70,9 @@ class Settings:
     vector_cache_size: int = 4096
     encode_batch: int = 32
     encode_batch_wait_ms: int = 0
+    # Passes through the model that may run at once for concurrent questions, each on one
+    # torch thread (1: one pass at a time)
+    encode_workers: int = 2
     # The model's most frequent words whose vectors a server keeps (bot.vocabulary; 0: none)
     warm_words: int = 20000
     # A server runs the model as a traced TorchScript graph (bot.embedder; same vectors,

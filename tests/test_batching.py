@@ -56,6 +56,43 @@ def test_sixteen_concurrent_questions_share_a_few_passes_and_get_their_own_vecto
     assert sorted(t for p in model.passes for t in p) == sorted(QUESTIONS)
 
 
+class ParallelSlowModel(HashEmbedder):
+    """A fake model that lets passes run at once (as MiniLMEmbedder with ``passes=2``) and
+    records how many ran together at most."""
+
+    def __init__(self, seconds: float = 0.05) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.running = self.most = 0
+        self.passes: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.passes.append(list(texts))
+        time.sleep(self.seconds)
+        with self._lock:
+            self.running -= 1
+        return super().encode(texts)
+
+
+def test_two_workers_run_two_passes_at_once_and_each_visitor_gets_their_own_vectors():
+    model = ParallelSlowModel()
+    batcher = BatchingEmbedder(model, max_batch=4, workers=2)
+    try:
+        vectors = ask_all(batcher, QUESTIONS)
+    finally:
+        batcher.close()
+    assert np.array_equal(np.vstack(vectors), HashEmbedder().encode(QUESTIONS))
+    # Two workers' passes at once (a lone visitor's direct pass may overlap them; the real
+    # model's passes=2 caps what runs on the cores).
+    assert 2 <= model.most <= 3
+    assert sorted(t for p in model.passes for t in p) == sorted(QUESTIONS)
+    assert len(model.passes) <= 8  # still batched: sixteen visitors, a few passes
+
+
 def test_a_lone_question_does_not_wait_for_others():
     batcher = BatchingEmbedder(HashEmbedder(), max_batch=32, max_wait_ms=2000)
     try:
