@@ -165,14 +165,6 @@ def threads(results: dict) -> list[str]:
                   _f(part[f"{w}_2"]["p50"] / part[f"{w}_1"]["p50"], 2)] for w in ("encode", "batch16", "faiss")]
     out = ["### Thread settings, in process (ms p50)", ""]
     out += _table(["what", "the machine's other core", "1 thread", "2 threads", "2 / 1"], rows)
-    pad = th.get("padding")
-    if pad:
-        out += ["### A pass over 12 visitors' messages, in process (1 thread, ms)", ""]
-        out += _table(["pass", "p50", "p95"], [
-            ["split by length (as served)", _f(pad["split"]["p50"]), _f(pad["split"]["p95"])],
-            ["one pass, padded to the longest", _f(pad["padded"]["p50"]), _f(pad["padded"]["p95"])],
-            ["split / padded", _f(pad["split"]["p50"] / pad["padded"]["p50"], 2), ""],
-        ])
     srows = []
     for c in th["servers"]:
         for lv in c["levels"]:

@@ -14,10 +14,6 @@ each twice: with the other core free, and with the other core busy (a process sp
 on it, as a server's own Python work or another tenant keeps it under load; the spinning
 process stops by itself after a minute at most and is ended when the measurement is done).
 
-Then, on 1 thread with the other core free, passes over 12 visitors' messages (a busy
-server's micro-batch, greetings and thank-yous included) split by length as the bot does
-(``bot.embedder.length_groups``) against one pass padded to the longest message.
-
 Then servers under 1 and 16 concurrent clients (bench.throughput): as configured, with
 ``FAQBOT_TORCH_THREADS=2``, without micro-batching (``FAQBOT_ENCODE_BATCH=0``), with one
 pass through the model at a time instead of two (``FAQBOT_ENCODE_WORKERS=1``) and with the
@@ -100,35 +96,6 @@ def _in_process(model, condition: str, progress) -> dict:
     return result
 
 
-def padding(progress=print) -> dict:
-    """Passes over 12 mixed-length visitor messages: split by length, and padded in one."""
-    import bot.embedder as embedder_module
-    from bot.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
-
-    from .common import distinct_messages
-
-    model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS, traced=True)  # as a server runs it
-    messages = list(distinct_messages())[::23][:12 * 40]
-    batches = [messages[i : i + 12] for i in range(0, len(messages), 12)]
-    split_cost = embedder_module.PASS_COST_TOKENS
-    times: dict[str, list[float]] = {"split": [], "padded": []}
-    model.encode(batches[0])
-    try:
-        for i, batch in enumerate(batches):
-            for way in (("split", "padded") if i % 2 else ("padded", "split")):
-                embedder_module.PASS_COST_TOKENS = split_cost if way == "split" else 10**9
-                t = time.perf_counter()
-                model.encode(batch)
-                times[way].append(time.perf_counter() - t)
-    finally:
-        embedder_module.PASS_COST_TOKENS = split_cost
-    result = {k: summary_ms(v) for k, v in times.items()}
-    result["batches"] = len(batches)
-    one, split = result["padded"]["p50"], result["split"]["p50"]
-    progress(f"  12 visitors' messages: p50 {split:.1f} ms split by length, {one:.1f} ms in one padded pass ({split / one:.2f}x)")
-    return result
-
-
 def servers(seconds: float, progress=print) -> list[dict]:
     index_dir = bench_index()
     variants = [
@@ -142,8 +109,7 @@ def servers(seconds: float, progress=print) -> list[dict]:
 
 
 def run(seconds: float = 5.0, progress=print) -> dict:
-    return {"machine": machine(), "in_process": in_process(progress), "padding": padding(progress),
-            "servers": servers(seconds, progress)}
+    return {"machine": machine(), "in_process": in_process(progress), "servers": servers(seconds, progress)}
 
 
 def main() -> None:

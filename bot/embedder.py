@@ -162,17 +162,7 @@ class MiniLMEmbedder:
         torch = self._torch
         with torch.inference_mode():
             features = self._model.preprocess(texts)
-            mask = features["attention_mask"]
-            groups = length_groups(mask.sum(dim=1).tolist(), PASS_COST_TOKENS)
-            if len(groups) == 1:
-                vectors = self._pass(features)
-            else:
-                vectors = torch.empty((len(texts), self.dim), dtype=torch.float32)
-                for rows in groups:
-                    index = torch.tensor(rows)
-                    width = int(mask[index].sum(dim=1).max())
-                    part = {k: (v[index, :width] if isinstance(v, torch.Tensor) else v) for k, v in features.items()}
-                    vectors[index] = self._pass(part)
+            vectors = self._pass(features)
         return vectors.numpy()
 
     def _pass(self, features: dict):
@@ -203,37 +193,6 @@ def _mean_pooled_class():
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
     return MeanPooled
-
-
-# What one more pass through the model costs, in padded tokens: on these machines a pass
-# costs about 8 ms plus 0.19 ms per token (padding included), so 40-odd tokens. A batch of
-# concurrent questions mixes lengths (a greeting of 30 tokens with questions of 10), and
-# padding every text to the longest can double the pass: length_groups splits such a batch
-# where a second pass costs less than the padding it saves.
-PASS_COST_TOKENS = 48
-
-
-def length_groups(lengths: list[int], pass_cost: float) -> list[list[int]]:
-    """Split texts (given their token counts) into groups, one pass through the model each,
-    minimising ``pass_cost`` per pass plus the padded tokens of every pass. Indexes into
-    ``lengths``; one group (all of them) when splitting does not pay."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    n = len(order)
-    # best[j]: the least cost of the j shortest texts; cut[j]: where their last group starts.
-    best = [0.0] + [float("inf")] * n
-    cut = [0] * (n + 1)
-    for j in range(1, n + 1):
-        longest = lengths[order[j - 1]]
-        for i in range(j):
-            cost = best[i] + pass_cost + (j - i) * longest
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
-    groups = []
-    j = n
-    while j > 0:
-        groups.append(order[cut[j] : j])
-        j = cut[j]
-    return groups[::-1]
 
 
 # Threads torch uses for one encode in a server. A question is a few dozen tokens: its

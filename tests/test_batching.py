@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from bot.embedder import PASS_COST_TOKENS, BatchingEmbedder, CachingEmbedder, HashEmbedder, length_groups
+from bot.embedder import BatchingEmbedder, CachingEmbedder, HashEmbedder
 from bot.runtime import BotHolder
 from bot.settings import Settings
 
@@ -152,13 +152,6 @@ def test_the_real_model_gives_batched_questions_the_vectors_it_gives_them_alone(
     # One pass over several texts sums in another order: the same vectors to float precision.
     assert np.allclose(together, alone, atol=1e-5)
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
-
-
-def test_a_batch_is_split_by_length_only_where_a_pass_costs_less_than_the_padding_it_saves():
-    assert length_groups([11, 12, 10, 13], PASS_COST_TOKENS) == [[2, 0, 1, 3]]  # alike: one pass
-    groups = length_groups([10, 11, 120, 9, 12, 10, 118], PASS_COST_TOKENS)
-    assert groups == [[3, 0, 5, 1, 4], [6, 2]]  # two long texts do not pad five short ones to 120
-    assert length_groups([7], PASS_COST_TOKENS) == [[0]] and length_groups([], PASS_COST_TOKENS) == []
 
 
 def test_the_real_model_gives_a_mixed_length_batch_the_vectors_each_text_gets_alone(embedder):
