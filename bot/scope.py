@@ -44,6 +44,7 @@ _MEDICATIONS = (
 
 _INTERACTION_CUE = (
     r"interact\w*|mix\w*|combin\w*|together|while (?:on|taking)|with my|same time|stop|quit|"
+    r"(?:i'?m|i am|im) (?:currently |already |still )?(?:on|taking)|(?:currently|already|still) (?:on|taking)|i take|"
     r"come off|safe with|ok with|okay with|problems? with|(?:ok|okay|safe|fine) to take|take (?:it|ketamine|them)? ?with"
 )
 
@@ -137,8 +138,21 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "the clinic's staff",
-        _re(r"\b(?:board certified|credentials?|qualifications?|(?:your|the) (?:doctors?|nurses?|staff|providers?) (?:are|is|board|certified|qualified|licensed)|who (?:does|performs|administers|gives) (?:the )?(?:infusions?|treatment))\b"),
+        _re(
+            r"\b(?:board certified|credentials?|qualifications?|(?:your|the) (?:doctors?|nurses?|staff|providers?) (?:are|is|board|certified|qualified|licensed)|"
+            r"who (?:does|performs|administers|gives|will (?:do|give|perform|administer)|is (?:doing|giving|in charge of)) (?:the |my )?(?:infusions?|treatment|iv)|"
+            r"(?:done|performed|administered|given|supervised|monitored) by (?:a |an |the )?(?:doctors?|nurses?|anesthesiologists?|physicians?|psychiatrists?|staff|crnas?)|"
+            r"anesthesiologists?|nurse practitioners?|crnas?)\b"
+        ),
         _re(r"certified|credential|qualified|licensed|anesthesiologist"),
+    ),
+    Topic(
+        "recommending other providers",
+        _re(
+            r"\b(?:recommend|suggest|refer me to|know of|know (?:a|any)|find (?:me )?(?:a|an)|looking for (?:a|an))\b.{0,40}?"
+            r"\b(?:therapists?|psychiatrists?|psychologists?|counsel+ors?|doctors?|physicians?|clinics?|providers?|specialists?|support groups?)\b"
+        ),
+        _re(r"therapist|psychiatrist|psychologist|counsel+or|support group"),
     ),
     Topic(
         "payment methods and claims",

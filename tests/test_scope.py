@@ -22,6 +22,10 @@ BEYOND_THE_ARTICLE = [
     "what is the success rate",
     "what's the weather today?",
     "write me a poem about the sea",
+    "Can I do ketamine if I'm on Zoloft?",
+    "i take lithium, is ketamine ok",
+    "Are the infusions done by an anesthesiologist or a nurse?",
+    "can you recommend a good therapist in Austin?",
 ]
 
 
@@ -36,6 +40,9 @@ def test_close_questions_are_still_answered(bot):
     # "drive home" and "safe" sound like the topics above but the article answers them.
     assert "drive you home" in bot.answer("can I drive myself home after?").answer
     assert not bot.answer("is it safe?").abstained
+    # Being on something, or asking what to recommend, is not by itself one of those topics.
+    assert "$400-$600" in bot.answer("I'm on a tight budget, how much does it cost?").answer
+    assert not bot.answer("I've been on 4 different antidepressants and none worked. Is ketamine meant for people like me?").abstained
 
 
 def test_a_page_that_covers_the_topic_lifts_the_abstention(tmp_path, embedder):
