@@ -37,6 +37,23 @@ _LEANS_BACK = re.compile(
 )
 
 
+# A question that asks what to do or whom to ask ("who do I ask to find out if it's
+# covered?", "what should I do if ...?") is answered by the article's advice: a sentence
+# that tells the reader what to do ("check with your insurance provider", "let your doctor
+# know") ranks above sentences that only state facts on the same subject.
+_ASKS_WHAT_TO_DO = re.compile(
+    r"\b(?:what (?:should|can|do|would) (?:i|we|you) do|what to do|who (?:do|should|can|would) (?:i|we) (?:ask|call|contact|talk to|speak to|see)|"
+    r"who to (?:ask|call|contact)|how (?:do|can|would|should) (?:i|we) (?:find out|check|know|tell|make sure|confirm|verify)|"
+    r"how to (?:find out|check)|where (?:do|can|should) (?:i|we) (?:find out|check|ask)|what are (?:my|the) (?:options|next steps?)|what now)\b",
+    re.IGNORECASE,
+)
+_GIVES_ADVICE = re.compile(
+    r"\b(?:check with|let (?:your|a) (?:doctor|physician|provider)|talk (?:to|with) (?:your|a)|speak (?:to|with) (?:your|a)|"
+    r"ask (?:your|a)|contact (?:your|us|the)|call (?:your|us|the)|we recommend|recommend that you|be sure to|make sure (?:to|you))\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """When the best section may answer, and how much of it is quoted."""
@@ -63,6 +80,8 @@ class Thresholds:
     phrasing_weight: float = 1.0
     # Sentence score = similarity + this times the share of the question's words it uses.
     sentence_coverage_weight: float = 0.1
+    # Added to a sentence's rank when the question asks what to do and the sentence says.
+    advice_weight: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +122,10 @@ class Decision:
 
 
 def section_evidence(
-    hits: list[Hit], qv: np.ndarray, terms: QueryTerms, retriever: Retriever, t: Thresholds
+    hits: list[Hit], qv: np.ndarray, terms: QueryTerms, retriever: Retriever, t: Thresholds, asks_advice: bool = False
 ) -> list[SectionEvidence]:
-    """Score every section that has a candidate passage, best first."""
+    """Score every section that has a candidate passage, best first. ``asks_advice``: the
+    question asks what to do (sentences that say so rank higher)."""
     groups: dict[SectionKey, list[Hit]] = {}
     for hit in hits:
         groups.setdefault((hit.chunk.source, hit.chunk.anchor), []).append(hit)
@@ -132,6 +152,8 @@ def section_evidence(
             for i, (text, score) in enumerate(zip(chunk.sentences, scores, strict=True)):
                 shared = retriever.coverage(terms, sentence_terms[i])[0] if t.sentence_coverage_weight else 0.0
                 rank = float(score) + t.sentence_coverage_weight * shared
+                if asks_advice and _GIVES_ADVICE.search(text):
+                    rank += t.advice_weight
                 sentences.append(Sentence(float(score), row, i, text, rank))
         sentences.sort(key=lambda s: s.score, reverse=True)
         coverage, missing = retriever.coverage(terms, retriever.section_terms(key))
@@ -204,7 +226,7 @@ def decide(
     question: str, hits: list[Hit], qv: np.ndarray, terms: QueryTerms, retriever: Retriever, t: Thresholds
 ) -> Decision:
     """Answer ``question`` from the best sections, or abstain and say why."""
-    sections = section_evidence(hits, qv, terms, retriever, t)
+    sections = section_evidence(hits, qv, terms, retriever, t, asks_advice=bool(_ASKS_WHAT_TO_DO.search(question)))
     if not sections or not terms.stems:
         return Decision(False, "the question has no words the article could match", sections)
     best = sections[0]

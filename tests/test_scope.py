@@ -103,3 +103,10 @@ def test_typos_are_understood(bot):
 def test_a_request_for_the_gist_quotes_the_conclusion(bot):
     reply = bot.answer("tl;dr?")
     assert not reply.abstained and reply.citations[0].anchor == "conclusion"
+
+
+def test_a_question_about_what_to_do_gets_the_articles_advice(bot):
+    # The same sections state facts ("it depends on the individual's plan"); the question
+    # asks what to do, so the sentence that says what to do is quoted.
+    assert "check with your insurance provider" in bot.answer("who do I ask to find out if it's covered").answer
+    assert "let your doctor know right away" in bot.answer("what should I do if I have trouble peeing after my infusion?").answer
