@@ -30,7 +30,12 @@ _PATTERNS = [
     r"\b(?:not|never)\s+wake\s+up\b",
     r"\b(?:hurt|harm|cut|cutting|hurting|harming|burn|burning|starve|starving)\s+" + _ME,
     r"\bself[\s-]*harm\w*",
-    r"\b(?:no|(?:don'?t|do\s+not|can'?t|cannot)\s+see\s+(?:a|any))\s+(?:reason|point|purpose)\s+(?:to|in|for)\s+"
+    # Someone else at risk ("my son told me he wants to die"): a worried parent or friend
+    # needs the same numbers (988 takes calls about someone else).
+    r"\b(?:wants|wanted|wanting)\s+to\s+(?:die|be\s+dead|end\s+(?:his|her|their)\s+(?:own\s+)?life)\b",
+    r"\b(?:kill(?:s|ing|ed)?|hurt(?:s|ing)?|harm(?:s|ing|ed)?|cut(?:s|ting)?)\s+(?:him|her|them)sel(?:f|ves)\b",
+    r"\b(?:end(?:s|ed|ing)?|take|takes|took|taking)\s+(?:his|her|their)\s+(?:own\s+)?life\b",
+    r"\b(?:no|(?:don'?t|dont|do\s+not|can'?t|cant|cannot)\s+see\s+(?:a|any|the))\s+(?:reason|point|purpose)\s+(?:to|in|for|of)\s+"
     r"(?:live|living|wake|waking|go(?:ing)?\s+on|keep(?:ing)?\s+going|be(?:ing)?\s+(?:alive|here)|life|anything|tomorrow)\b",
     r"\b(?:what'?s|whats|what\s+is)\s+the\s+point\s+(?:of\s+(?:living|life|going\s+on|anything|it\s+all)|in\s+(?:living|life|going\s+on)|anymore)\b",
     r"\bbetter\s+off\s+(?:dead|without\s+me|if\s+i\s+(?:was|were|wasn'?t)\b)",

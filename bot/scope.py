@@ -147,6 +147,11 @@ TOPICS: tuple[Topic, ...] = (
         _re(r"certified|credential|qualified|licensed|anesthesiologist"),
     ),
     Topic(
+        "requests unrelated to the clinic",
+        _re(r"\b(?:homework|algebra|calculus|equations?|essays?|poems?|lyrics|recipes?|jokes?|weather|forecast|bitcoin|crypto\w*|stock market|translate)\b"),
+        _re(r"\b(?:homework|algebra|calculus|equations?|essays?|poems?|lyrics|recipes?|jokes?|weather|forecast|bitcoin|crypto\w*|stock market|translate)\b"),
+    ),
+    Topic(
         "recommending other providers",
         _re(
             r"\b(?:recommend|suggest|refer me to|know of|know (?:a|any)|find (?:me )?(?:a|an)|looking for (?:a|an))\b.{0,40}?"

@@ -15,7 +15,8 @@ DEFAULT_CRISIS_TEXT = (
     "It sounds like you may be going through something very painful, and you deserve support "
     "right now. If you are thinking about suicide or harming yourself, please call or text 988 "
     "to reach the 988 Suicide & Crisis Lifeline (free, confidential, 24/7), or chat at "
-    "988lifeline.org. If you are in immediate danger, call 911 or go to the nearest emergency room."
+    "988lifeline.org. If you are in immediate danger, call 911 or go to the nearest emergency room. "
+    "If you are worried about someone else, 988 is there for you too, and for them."
 )
 
 

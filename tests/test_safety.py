@@ -29,6 +29,11 @@ CRISIS = [
     "I have pills saved up and I'm going to take them all",
     "i'm a burden to everyone",
     "I can't go on like this",
+    "how much does it cost. honestly i dont see the point in living anymore",
+    # Someone else at risk: the worried parent or partner gets the same numbers.
+    "My son told me tonight he wants to die. What should I do?",
+    "my wife keeps saying she wants to end her life",
+    "my friend has been cutting herself",
 ]
 LOOK_ALIKES = [
     "does ketamine kill pain?",
@@ -41,6 +46,8 @@ LOOK_ALIKES = [
     "this insurance paperwork is killing me",
     "I've been depressed for years, can ketamine help?",
     "how do I stop the nausea?",
+    "he wants to try it, how much is it",
+    "i dont see the point of paying so much",
 ]
 
 
