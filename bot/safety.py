@@ -16,8 +16,9 @@ from .text import normalize
 _ME = r"(?:my\s*self|myself|my\s+own\s+life|my\s+life)"
 _PATTERNS = [
     # suicide and its misspellings: suicide, suicidal, sucide, suicde, suicidial, suiside
-    r"\bsu+(?:i?c+i+|ic+)d+(?:e|es|al|ial|ing)?\b",
-    r"\bsuicid\w*|\bsuis+id\w*|\bsuacid\w*|\bunalive",
+    # (not "suicide prevention" or "suicide research": a student's or a reader's topic)
+    r"\bsu+(?:i?c+i+|ic+)d+(?:e|es|al|ial|ing)?\b(?!\s+(?:prevention|research|rates?|statistics|studies|awareness))",
+    r"\bsuicid\w*\b(?!\s+(?:prevention|research|rates?|statistics|studies|awareness))|\bsuis+id\w*|\bsuacid\w*|\bunalive",
     r"\bkill(?:ing|ed)?\s+" + _ME,
     r"\bk\s*m\s*s\b",
     r"\b(?:want|wish|need)\s+(?:someone\s+|somebody\s+|you\s+)?to\s+kill\s+me\b",
@@ -62,6 +63,38 @@ _PATTERNS = [
     r"\b(?:nobody|no\s+one|noone)\s+(?:would|will)\s+(?:miss|care|notice)\b",
     r"\bgoodbye\s+(?:forever|cruel\s+world|everyone)\b",
     r"\bcrisis\s+line\b|\bhotline\b",
+    # Slang and misspellings people use online.
+    r"\bunaliv\w*|\bctb\b|\bsewer\s*slide|\bsui\s*side\b",
+    r"\b(?:want|wanna|wnat|going)\s+(?:to\s+)?dye\b(?!\s+(?:my|your|her|his|the|it|them))",
+    r"\b(?:don'?t|dont|do\s+not)\s+(?:want|wanna|wana)\s+(?:to\s+)?live\b",
+    r"\b(?:finish|end)\s+(?:my|our)\s+(?:own\s+)?li(?:fe|ves)\b",
+    # Self-harm in its other forms.
+    r"\b(?:hit|hitting|punch\w*|scratch\w*|burn(?:t|ed|ing)?|hurt|hurting|cut|cutting|starv\w*)\s+(?:myself|my\s*self|my\s+(?:arms?|legs?|wrists?|thighs?|skin))\b",
+    r"\b(?:been|started|start|keep|kept)\s+cutting\b|\bcutting\s+again\b|\brelaps\w*\s+(?:on|into)\s+(?:cutting|self)",
+    r"\b(?:do|doing|did)\s+something\s+to\s+(?:myself|herself|himself|themselves)\b",
+    r"\bscared\s+(?:of\s+)?what\s+i\s+(?:might|will|could)\s+do\b",
+    # Means, plans and goodbyes.
+    r"\b(?:pills|tablets)\b.{0,40}\b(?:lined\s+up|in\s+front\s+of\s+me|counted\s+out|on\s+the\s+table)|\bgun\b.{0,30}\b(?:loaded|in\s+my\s+(?:hand|mouth))",
+    r"\busing\s+it\s+on\s+myself\b",
+    r"\b(?:took|taken|swallowed)\s+(?:a\s+bunch|a\s+lot|all|too\s+many|a\s+handful|the\s+whole)\b.{0,30}\b(?:pills|tablets|meds)\b",
+    r"\b(?:enough|would\s+it\s+take|it\s+would\s+take)\s+to\s+(?:die|not\s+wake\s+up|stop\s+my\s+heart|be\s+over|end\s+it)\b",
+    r"\b(?:need|want|wants)\s+(?:it\s+all|everything)\s+to\s+be\s+over\b|\b(?:need|want|wants)\s+it\s+to\s+be\s+over\s*[.!]*$",
+    r"\b(?:suicide|death)\s+pact\b|\bpact\s+to\s+(?:die|end)",
+    r"\b(?:a|the)\s+plan\s+and\s+a\s+date\b|\bknow\s+(?:exactly\s+)?how\s+i(?:'ll|\s+will|\s+would)\s+do\s+it\b",
+    r"\b(?:standing|sitting)\s+on\s+(?:the|a|my)\s+(?:roof|ledge|bridge)\b",
+    r"\bmy\s+(?:last|final)\s+message\b|\bsee\s+you\s+(?:all\s+)?on\s+the\s+other\s+side\b|\baffairs\s+in\s+order\b",
+    r"\b(?:goodbye|suicide)\s+(?:note|letters?)\b|\b(?:wrote|written|writing|left)\s+(?:a\s+)?(?:notes?|letters?)\s+(?:to|for)\s+(?:my\s+)?(?:kids|children|family|wife|husband|parents|partner)\b",
+    r"\b(?:rather|better)\s+be\s+dead\b|\bonly\s+way\s+out\s+is\s+(?:to\s+)?(?:die|death|not\s+be|suicide|end)|\btaking\s+up\s+space\b",
+    r"\b(?:world|everyone|everybody|they)\s+would\s+be\s+(?:better|lighter|happier)\s+(?:off\s+)?without\s+me\b",
+    r"\b(?:hope|hoping|wish)\s+(?:a|the|some)\s+(?:truck|car|bus|train)\s+(?:hits|would\s+hit|will\s+hit)\s+me\b",
+    r"\b(?:hoping|hope)\s+(?:it|this)\s+kills\s+me\b|\bdon'?t\s+care\s+if\s+(?:it|this)\s+kills\s+me\b",
+    r"\b(?:won'?t|wont|not\s+gonna|not\s+going\s+to|don'?t\s+think\s+i'?ll)\s+(?:make\s+it\s+(?:past|through)\b|be\s+(?:around|here|alive)\s+(?:much\s+longer|anymore|for\s+long|next\s+(?:week|month|year)))",
+    r"\bready\s+to\s+(?:let\s+go|die|go)\s+(?:for\s+good|forever)\b|\btired\s+of\s+(?:living|being\s+alive)\b",
+    r"\bi\s+can'?t\s+(?:anymore|any\s+more|do\s+it\s+anymore)\s*[.!]*$|^\s*i\s+cant\s+anymore\b",
+    r"\bwish(?:es)?\s+(?:she|he|they|i)\s+(?:wouldn'?t|would\s+not|wouldnt)\s+wake\s+up\b",
+    r"\b(?:tried|attempted)\s+(?:to\s+)?(?:overdose|od\b|suicide|kill\s+(?:myself|herself|himself)|end\s+(?:it|my\s+life)|hang\s+(?:myself|herself|himself))",
+    r"\b(?:take|taking|swallow\w*)\s+all\s+of\s+(?:it|them)\s+at\s+once\b",
+    r"\b(?:she'?s|he'?s|they'?re|she\s+is|he\s+is|i'?m|i\s+am)\s+cutting\b(?!\s+(?:costs?|back|down|prices?|hair|out|my|the|it|on|expenses|corners))",
 ]
 _CRISIS = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 
@@ -115,6 +148,20 @@ CRISIS_EXAMPLES = (
     "I feel like ending it all",
     "I keep thinking about jumping off a bridge",
     "I bought a gun to end things",
+    "this is my last message, goodbye everyone",
+    "I have all my pills in front of me",
+    "I took a lot of pills an hour ago",
+    "I burned myself on purpose",
+    "I hit myself when I feel bad",
+    "my friend says she wants to die",
+    "my son is talking about killing himself",
+    "I'm worried my wife is going to hurt herself",
+    "my brother said goodbye and isn't answering his phone",
+    "I'm ready to give up on everything",
+    "I don't think I'll survive this month",
+    "I have a plan and a date",
+    "I know exactly what to take so it works",
+    "she has a bottle of pills and wants it to be over",
 )
 NOT_CRISIS_EXAMPLES = (
     "my back pain is killing me",

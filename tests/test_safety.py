@@ -78,3 +78,24 @@ def test_crisis_reply_leads_with_contacts_then_may_answer(bot):
 def test_crisis_in_a_follow_up(bot):
     history = (Turn("user", "how much does it cost"), Turn("assistant", "$400-$600 per session."))
     assert bot.answer("honestly if insurance won't cover it i'll just kill myself", history).crisis
+
+
+def _messages(kind: str) -> list[str]:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "crisis_messages.jsonl"
+    return [c["q"] for c in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if c["kind"] == kind]
+
+
+def test_crisis_messages_written_by_someone_else_all_get_the_crisis_reply(bot):
+    """tests/data/crisis_messages.jsonl: 70 messages written from a brief, without the patterns
+    (docs/EVALUATION.md): slang, typos, self-harm, plans and means, goodbyes, someone else at
+    risk, crisis inside an ordinary question."""
+    missed = [m for m in _messages("crisis") if not bot.answer(m).crisis]
+    assert missed == []
+
+
+def test_ordinary_questions_with_dark_words_are_not_crisis(bot):
+    flagged = [m for m in _messages("not") if bot.answer(m).crisis]
+    assert flagged == []
