@@ -95,19 +95,20 @@ class Bot:
         message = " ".join(message.split())  # "do  i  need" must read as "do i need"
         # The message as written (for the crisis check) and, when a typo is corrected, as
         # searched: one pass through the model for both costs about what one text does.
-        texts = list(dict.fromkeys([message, self.retriever.correct_spelling(message)]))
+        spelled = {message: self.retriever.correct_spelling(message)}
+        texts = list(dict.fromkeys([message, spelled[message]]))
         known = dict(zip(texts, self.embedder.encode(texts), strict=True))
         if self.crisis.is_crisis(message, known[message]):
-            return self._crisis(message, history)
-        reply = self._answer(message, history, known)
+            return self._crisis(message, history, known, spelled)
+        reply = self._answer(message, history, known, spelled)
         logger.debug("answered in %.1f ms (abstained=%s)", (time.perf_counter() - started) * 1000, reply.abstained)
         return reply
 
-    def _crisis(self, message: str, history: Sequence[Turn]) -> Reply:
+    def _crisis(self, message: str, history: Sequence[Turn], known: dict, spelled: dict) -> Reply:
         text = self.settings.crisis_text
         citations = ()
         if "?" in message:
-            extra = self._answer(message, history)
+            extra = self._answer(message, history, known, spelled)
             if not extra.abstained:
                 text = f"{text}\n\n{extra.answer}"
                 citations = extra.citations
@@ -122,20 +123,21 @@ class Bot:
         citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, quote, 1.0)
         return Reply(quote, False, False, (citation,), "the visitor asks how to reach the clinic", query, passages)
 
-    def _answer(self, message: str, history: Sequence[Turn], known: dict | None = None) -> Reply:
-        """``known``: texts already encoded, to their vectors."""
+    def _answer(self, message: str, history: Sequence[Turn], known: dict, spelled: dict) -> Reply:
+        """``known``: texts already encoded, to their vectors; ``spelled``: texts already
+        spelling-corrected, to their corrections."""
         first: Reply | None = None
         for query in candidates(message, history, self._generic):
-            reply = self._answer_query(query, known or {})
+            reply = self._answer_query(query, known, spelled)
             if not reply.abstained:
                 return reply
             first = first or reply
         assert first is not None
         return first
 
-    def _answer_query(self, text: str, known: dict) -> Reply:
-        """Answer one search text; ``known``: texts already encoded, to their vectors."""
-        query = self.retriever.correct_spelling(text)
+    def _answer_query(self, text: str, known: dict, spelled: dict) -> Reply:
+        """Answer one search text (``known`` and ``spelled`` as in :meth:`_answer`)."""
+        query = spelled[text] if text in spelled else self.retriever.correct_spelling(text)
         qv = known[query] if query in known else self.embedder.encode([query])[0]
         terms = self.retriever.query_terms(query)
         hits = self.retriever.search(qv, terms)
