@@ -14,6 +14,7 @@ import pytest
 
 from bot.embedder import HashEmbedder, MiniLMEmbedder
 from bot.reindex import reindex
+from bot.runtime import BotHolder
 from bot.service import Bot
 from bot.settings import Settings
 
@@ -46,6 +47,40 @@ def bot(settings, embedder) -> Bot:
 @pytest.fixture()
 def hash_embedder() -> HashEmbedder:
     return HashEmbedder()
+
+
+@pytest.fixture()
+def holder_for(embedder):
+    """Load a BotHolder for given settings with the session's model; stopped after the test."""
+    holders = []
+
+    def make(settings: Settings) -> BotHolder:
+        holder = BotHolder(settings)
+        holder.load(embedder)
+        assert holder.bot is not None, holder.error
+        holders.append(holder)
+        return holder
+
+    yield make
+    for holder in holders:
+        holder.stop()
+
+
+# A two-document clinic for re-index tests (Markdown and plain text), small enough for the
+# hash embedder and for a child process to rebuild in a moment.
+SMALL = {
+    "a.md": "# Clinic\n\n## Cost\n\nAn infusion costs $450.\n\nWe take cards and cash.\n\n## Hours\n\nWe open at 8 am on weekdays.\n",
+    "b.txt": "Aftercare\n\nRest for the day.\n\nWhen can I drive?\n\nThe next morning. Ask a friend to drive you home.\n",
+}
+
+
+def small_clinic(tmp_path: Path) -> Settings:
+    """SMALL written to ``tmp_path/corpus``, indexed into ``tmp_path/index`` (not yet built)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in SMALL.items():
+        (corpus / name).write_text(text)
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", reload_interval=0)
 
 
 def free_port() -> int:

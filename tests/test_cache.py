@@ -27,20 +27,9 @@ def clinic(tmp_path, settings):
 
 
 @pytest.fixture()
-def serving(clinic, embedder):
-    """A holder serving the clinic copy, and a count of the questions its bot really answered."""
-    holders = []
-
-    def make(**changes):
-        holder = BotHolder(replace(clinic, **changes))
-        holder.load(embedder)
-        assert holder.bot is not None, holder.error
-        holders.append(holder)
-        return holder
-
-    yield make
-    for holder in holders:
-        holder.stop()
+def serving(clinic, holder_for):
+    """A holder serving the clinic copy, with ``changes`` to its settings."""
+    return lambda **changes: holder_for(replace(clinic, **changes))
 
 
 def count_answers(holder: BotHolder) -> list[str]:

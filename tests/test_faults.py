@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, small_clinic
 from fastapi.testclient import TestClient
 from serving import Server
 
@@ -41,10 +41,6 @@ from bot.storage import ChatLog, Store
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-SMALL = {
-    "a.md": "# Clinic\n\n## Cost\n\nAn infusion costs $450.\n\nWe take cards and cash.\n\n## Hours\n\nWe open at 8 am on weekdays.\n",
-    "b.txt": "Aftercare\n\nRest for the day.\n\nWhen can I drive?\n\nThe next morning. Ask a friend to drive you home.\n",
-}
 REBUILD = "python -m bot index"
 
 # Runs `reindex` with the hash embedder in a child process that SIGKILLs itself at one
@@ -86,14 +82,6 @@ reindex(Settings(corpus_dir=corpus, index_dir=out), HashEmbedder())
 print("finished without being killed")
 '''
 STEPS_BEFORE_SWAP = ["embedding", "writing-faiss", "writing-vectors", "renamed", "caching", "linking", "previous-moved"]
-
-
-def small_clinic(tmp_path: Path) -> Settings:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in SMALL.items():
-        (corpus / name).write_text(text)
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", reload_interval=0)
 
 
 def kill_reindex_at(settings: Settings, step: str) -> subprocess.CompletedProcess:

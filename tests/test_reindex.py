@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import start_server
+from conftest import small_clinic, start_server
 from fastapi.testclient import TestClient
 
 from bot.adapters.api import create_api
@@ -47,10 +47,6 @@ AFTERCARE = """<!doctype html>
 </body></html>
 """
 
-SMALL = {
-    "a.md": "# Clinic\n\n## Cost\n\nAn infusion costs $450.\n\nWe take cards and cash.\n\n## Hours\n\nWe open at 8 am on weekdays.\n",
-    "b.txt": "Aftercare\n\nRest for the day.\n\nWhen can I drive?\n\nThe next morning. Ask a friend to drive you home.\n",
-}
 
 
 class CountingEmbedder(HashEmbedder):
@@ -63,14 +59,6 @@ class CountingEmbedder(HashEmbedder):
     def encode(self, texts):
         self.seen += list(texts)
         return super().encode(texts)
-
-
-def small_clinic(tmp_path: Path) -> Settings:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in SMALL.items():
-        (corpus / name).write_text(text)
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", reload_interval=0)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -260,22 +248,6 @@ def test_cli_rollback(tmp_path, base):
 
 
 # -- what a visitor notices after a re-index (real model) ------------------------------------
-@pytest.fixture()
-def holder_for(embedder):
-    holders = []
-
-    def make(settings: Settings) -> BotHolder:
-        holder = BotHolder(settings)
-        holder.load(embedder)
-        assert holder.bot is not None, holder.error
-        holders.append(holder)
-        return holder
-
-    yield make
-    for holder in holders:
-        holder.stop()
-
-
 def test_a_new_documents_fact_is_answered_and_cited(tmp_path, base, embedder, holder_for):
     settings = clinic(tmp_path, base)
     holder = holder_for(settings)
