@@ -28,8 +28,9 @@ test: install
 soak: install
 	$(PY) scripts/soak.py --seconds 60 --clients 32 --reindexes 2 --json data/soak.json
 
+# make eval: one table, a row per evaluation corpus (tests/data/corpora/) and the macro average
 eval: install
-	$(PY) -m bot eval tests/data/eval.jsonl
+	$(PY) -m bot eval --corpora tests/data/corpora
 
 lint: install
 	$(PY) -m ruff check .

@@ -111,20 +111,52 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _baseline(bot, cases):
+    from . import evaluation
+    from .baseline import BaselineBot
+
+    baseline = BaselineBot(bot)
+    threshold = baseline.calibrate(cases, evaluation.passed)
+    logger.info("baseline: top FAISS passage when its similarity >= %.2f (its best threshold on this file)", threshold)
+    return baseline.answer
+
+
+def cmd_eval_corpora(args: argparse.Namespace) -> int:
+    """One row per corpus folder under ``--corpora`` (each with corpus/ and eval.jsonl)."""
+    from . import evaluation
+    from .embedder import MiniLMEmbedder
+
+    root = Path(args.corpora)
+    folders = evaluation.corpus_folders(root) if root.is_dir() else []
+    if not folders:
+        raise BotError(f"{root}: no folder with a corpus/ and an eval.jsonl: see tests/data/corpora/ for the layout")
+    embedder = MiniLMEmbedder()
+    scores = []
+    for folder in folders:
+        print(f"evaluating {folder.name} ...", file=sys.stderr)
+        scores.append(evaluation.run_corpus(folder, embedder, _baseline if args.baseline else None))
+    if args.json:
+        print(json.dumps({s.name: s.report.to_json() for s in scores}, ensure_ascii=False, indent=2))
+    else:
+        print(("baseline (top passage, threshold fit on each file)\n" if args.baseline else "") + evaluation.table(scores))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from . import evaluation
 
-    bot = _bot(args)
+    if args.corpora:
+        return cmd_eval_corpora(args)
+    if not args.file:
+        raise BotError("name an evaluation file (JSON Lines), or --corpora FOLDER for every corpus under it")
     cases = evaluation.load_cases(Path(args.file))
-    if args.baseline:
-        from .baseline import BaselineBot
+    if args.corpus and not args.index:
+        from .embedder import MiniLMEmbedder
 
-        baseline = BaselineBot(bot)
-        threshold = baseline.calibrate(cases, evaluation.passed)
-        print(f"baseline: top FAISS passage when its similarity >= {threshold:.2f} (its best threshold on this file)", file=sys.stderr)
-        answer = baseline.answer
+        bot = evaluation.load_bot(Path(args.corpus), MiniLMEmbedder(), settings=_settings(args))
     else:
-        answer = bot.answer
+        bot = _bot(args)
+    answer = _baseline(bot, cases) if args.baseline else bot.answer
     report = evaluation.run(cases, answer, bot.settings.crisis_contacts)
     minimums = {"answer": args.min_answer, "abstain": args.min_abstain, "crisis": args.min_crisis, "soft": args.min_soft}
     below = [k for k, m in minimums.items() if m is not None and (report.rate(k) or 0.0) < m and report.score(k)[1]]
@@ -171,8 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="corpus folder")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="score the bot on an evaluation file (JSON Lines)")
-    p.add_argument("file")
+    p = sub.add_parser("eval", help="score the bot on an evaluation file (JSON Lines), or on every corpus under a folder")
+    p.add_argument("file", nargs="?", help="evaluation file (JSON Lines)")
+    p.add_argument("--corpora", help="score every FOLDER/<name>/ that has corpus/ and eval.jsonl; print one table")
     p.add_argument("--json", action="store_true", help="print scores and failures as JSON")
     p.add_argument("--baseline", action="store_true", help="score the plain top-passage baseline instead")
     p.add_argument("--min-answer", type=float, help="minimum pass rate for answerable questions (0-1)")
@@ -181,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-soft", type=float, help="minimum pass rate for soft cases (0-1)")
     p.add_argument("--max-false-crisis", type=int, help="most answerable questions allowed to be flagged as crisis")
     p.add_argument("--index", help="index folder")
-    p.add_argument("--corpus", help="corpus folder")
+    p.add_argument("--corpus", help="corpus folder (without --index, a temporary index is built for it)")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -11,10 +11,14 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\d)(?:\+?1[ -.]?)?(?:\(\d{3}\)\s?|\d{3}[ -.])\d{3}[ -.]\d{4}(?!\d)")
 
 
+# Asking how to reach the clinic, not when or why ("when should I call you?" is a question
+# for the pages, "what's your phone number?" is a request for contact details).
 _ASKS = re.compile(
-    r"\b(?:phone|telephone|call (?:you|the clinic|your office|someone)|e-?mail|contact|reach (?:you|the clinic|your office|someone|a person)|"
-    r"get in touch|(?:your|the clinic's|the) (?:number|email)|talk to (?:someone|a person|a human|your staff)|"
-    r"speak (?:to|with) (?:someone|a person|a human)|send (?:my |a )?questions?)\b",
+    r"\b(?:phone(?:\s*(?:number|no|#))?|telephone|e-?mail(?:\s+address)?|contact (?:details|info\w*|number|you|the clinic|your office|someone|a person|us)|"
+    r"how (?:do|can|should|would) (?:i|we) (?:reach|call|contact|email|e-mail|get (?:in touch|a hold|ahold)|talk to|speak (?:to|with))|"
+    r"get in touch|(?:your|the clinic's|the office's|the) (?:number|email)|"
+    r"(?:talk|speak) (?:to|with) (?:a (?:real )?(?:person|human)|a staff member|your staff|someone (?:there|at the clinic|on your team))|"
+    r"send (?:my |a |you )?(?:questions?|message))\b|^\W*contact\W*$",
     re.IGNORECASE,
 )
 

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 CORPUS_SUFFIXES = SUFFIXES
 QUESTIONS_FILES = ("questions.yaml", "questions.yml")  # curated phrasings, see bot.questions
+VOCABULARY_FILES = ("vocabulary.yaml", "vocabulary.yml")  # synonyms and warm-up questions, see bot.wording
 _LIST_ITEM = LIST_ITEM
 _EMPTY_HINT = {
     ".md": "add a '# Title' and paragraphs, or delete it",
@@ -239,9 +240,9 @@ def questions_file(root: Path) -> Path | None:
 
 
 def source_files(root: Path) -> list[Path]:
-    """Everything a build reads: the documents and the phrasings file."""
-    extra = questions_file(root)
-    return corpus_files(root) + ([extra] if extra else [])
+    """Everything a build reads: the documents, the phrasings and the vocabulary file."""
+    extra = [root / n for n in (*QUESTIONS_FILES, *VOCABULARY_FILES) if (root / n).is_file()]
+    return corpus_files(root) + extra
 
 
 def load_corpus(root: Path) -> list[Document]:
@@ -254,7 +255,7 @@ def load_corpus(root: Path) -> list[Document]:
     ignored = [
         p
         for p in root.rglob("*")
-        if _visible(p, root) and p.suffix.lower() not in CORPUS_SUFFIXES and p.name not in QUESTIONS_FILES
+        if _visible(p, root) and p.suffix.lower() not in CORPUS_SUFFIXES and p.name not in (*QUESTIONS_FILES, *VOCABULARY_FILES)
     ]
     for path in sorted(ignored):
         logger.warning(

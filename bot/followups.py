@@ -1,11 +1,11 @@
-"""Resolve follow-up questions with the conversation before retrieval.
+"""Read a message with the conversation before it, only where it needs it.
 
-"and does insurance cover that?" or "how long do they last?" only make sense with the
-question before them; "what does it cost?" does not need it. A message is treated as a
-follow-up when it leans on an earlier turn (a pronoun, or a leading "and"/"what about")
-and names at most a couple of things of its own; then the previous question is put in
-front of it. A message complete on its own is searched as it is, so old turns never
-distort it.
+A message that names its own topic ("what about the side effects?", "how much does it
+cost?") is answered on its own, whatever was asked before. History only fills in what is
+missing: a message that leans on an earlier turn (a pronoun, a leading "and" / "what
+about") and names at most a couple of things of its own ("is it covered by insurance?",
+"and for the face?") is also read with the previous question's words added, and the
+reading the answerability model trusts more wins (:meth:`bot.service.Bot.answer`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from .replies import Turn
 from .text import STOPWORDS, words
 
 _PRONOUNS = frozenset("it its that this they them those these their there he she one".split())
+# Pronouns that point at something said before ("how long do they last?"); "it" more often
+# names the treatment the whole site is about ("how much does it cost?").
+_POINTING = frozenset("that this they them those these their".split())
 _LEADS = re.compile(r"^\s*(?:and|also|plus|so|but|then|ok(?:ay)?\s+and|what\s+about|how\s+about|what\s+if|and\s+what\s+about)\b", re.I)
 _QUESTION_WORDS = frozenset("how why when where which who whom whose long often soon".split())
 
@@ -29,30 +32,41 @@ def previous_question(history: Sequence[Turn]) -> str | None:
 
 
 def own_terms(message: str, generic: frozenset[str] = frozenset()) -> list[str]:
-    return [w for w in words(message) if w not in STOPWORDS and w not in _PRONOUNS and w not in generic]
+    """The message's own topic words: not stopwords, pronouns, question words or words
+    nearly every section of the corpus shares."""
+    return [w for w in words(message) if w not in STOPWORDS and w not in _PRONOUNS and w not in generic and w not in _QUESTION_WORDS]
 
 
-def candidates(message: str, history: Sequence[Turn], generic: frozenset[str] = frozenset()) -> list[str]:
-    """The texts to search for ``message``, most likely reading first.
+def leans(message: str) -> bool:
+    """The message points back at the conversation (a pronoun, or a leading "and")."""
+    return bool(_PRONOUNS.intersection(words(message))) or bool(_LEADS.match(message))
 
-    A message that leans on the conversation ("how long do they last?") is read with the
-    previous question first; a short one that does not ("why the range?", "benefits?") is
-    read alone first and with the previous question if alone it finds no answer. A message
-    complete on its own is only read alone.
-    """
+
+def with_context(message: str, previous: str) -> str:
+    """``message`` with the previous question's content words it lacks."""
+    have = set(words(message))
+    extra = [w for w in dict.fromkeys(words(previous)) if w not in STOPWORDS and w not in have and w not in _PRONOUNS]
+    return f"{message} {' '.join(extra)}" if extra else message
+
+
+def readings(message: str, history: Sequence[Turn], generic: frozenset[str] = frozenset()) -> tuple[list[str], bool]:
+    """The texts to answer ``message`` as, most likely first, and whether the most likely
+    passing one wins (True) or the one the model trusts most (False).
+
+    A message that points back ("how long do they last?") is read with the previous
+    question's words first; one that names its own topic ("what about side effects?") is
+    read alone first; for the rest ("is it covered?") both readings compete."""
     previous = previous_question(history)
     if previous is None:
-        return [message]
-    combined = f"{previous} {message}"
-    specific = [w for w in own_terms(message, generic) if w not in _QUESTION_WORDS]
-    leans = bool(_PRONOUNS.intersection(words(message))) or bool(_LEADS.match(message))
-    if leans and len(specific) <= 2:
-        return [combined, message]
-    if len(specific) <= 2:
-        return [message, combined]
-    return [message]
-
-
-def resolve(message: str, history: Sequence[Turn], generic: frozenset[str] = frozenset()) -> str:
-    """The most likely text to search for ``message`` given the conversation so far."""
-    return candidates(message, history, generic)[0]
+        return [message], True
+    own = own_terms(message, generic)
+    combined = with_context(message, previous)
+    if combined == message:
+        return [message], True
+    if _POINTING.intersection(words(message)) and len(own) <= 2:
+        return [combined, message], True
+    if _LEADS.match(message) and own:
+        return [message, combined], True
+    if leans(message) and len(own) <= 2 or len(own) <= 1:
+        return [message, combined], False
+    return [message], True

@@ -49,6 +49,7 @@ from .embed_cache import PASSAGE, QUESTION, SENTENCE, EmbedCache, Progress
 from .embedder import Embedder
 from .errors import BotError, IndexCorrupt, IndexMismatch, IndexNotFound
 from .questions import Phrasing
+from .wording import Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class LoadedIndex:
     sentence_offsets: np.ndarray  # chunk i's sentences are rows offsets[i]:offsets[i+1]
     questions: list[Phrasing] = field(default_factory=list)
     question_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # row i: questions[i]
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # corpus/vocabulary.yaml
 
     def sentence_rows(self, chunk_row: int) -> range:
         return range(int(self.sentence_offsets[chunk_row]), int(self.sentence_offsets[chunk_row + 1]))
@@ -209,6 +211,7 @@ def build(
     corpus_hash: str,
     *,
     phrasings: Sequence[Phrasing] = (),
+    vocabulary: Vocabulary | None = None,
     files: dict[str, str] | None = None,
     max_passage_words: int = 0,
     progress: Progress | None = None,
@@ -246,6 +249,7 @@ def build(
             np.save(tmp / "sentences.npy", sentence_vectors, allow_pickle=False)
             _write_jsonl(tmp / "questions.jsonl", (p.to_json() for p in phrasings))
             np.save(tmp / "questions.npy", question_vectors, allow_pickle=False)
+            (tmp / "vocabulary.json").write_text(json.dumps((vocabulary or Vocabulary()).to_json(), ensure_ascii=False) + "\n")
             now = datetime.now(UTC)
             build_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
             manifest = Manifest(
@@ -405,6 +409,8 @@ def load_build(build: Path, embedder: Embedder) -> LoadedIndex:
         with open(build / "questions.jsonl", encoding="utf-8") as fh:
             questions = [Phrasing.from_json(json.loads(line)) for line in fh if line.strip()]
         question_vectors = np.load(build / "questions.npy", allow_pickle=False)
+        words_file = build / "vocabulary.json"  # builds made before it existed have none
+        vocabulary = Vocabulary.from_json(json.loads(words_file.read_text(encoding="utf-8"))) if words_file.exists() else Vocabulary()
     except Exception as exc:  # faiss raises RuntimeError, json ValueError, numpy ValueError
         raise IndexCorrupt(f"{build} cannot be read ({exc}): {REBUILD_HINT}") from None
     offsets = np.cumsum([0] + [len(c.sentences) for c in chunks])
@@ -421,7 +427,7 @@ def load_build(build: Path, embedder: Embedder) -> LoadedIndex:
             f"{len(questions)} phrasings; manifest says {manifest.passages} and "
             f"{manifest.questions}): {REBUILD_HINT}"
         )
-    return LoadedIndex(manifest, build, index, chunks, sentence_vectors, offsets, questions, question_vectors)
+    return LoadedIndex(manifest, build, index, chunks, sentence_vectors, offsets, questions, question_vectors, vocabulary)
 
 
 def staleness(out: Path, corpus_hash: str, model: str) -> str | None:

@@ -24,6 +24,7 @@ from .index import Manifest, build, changes
 from .index import rollback as rollback_index
 from .questions import Phrasing, load_questions
 from .settings import Settings
+from .wording import Vocabulary, load_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Corpus:
     chunks: list[Chunk]
     phrasings: list[Phrasing]
     files: dict[str, str]  # path under the corpus folder -> sha256
+    vocabulary: Vocabulary = Vocabulary()
 
     @property
     def hash(self) -> str:
@@ -84,7 +86,7 @@ def read_corpus(settings: Settings) -> Corpus:
     chunks = [c for d in documents for c in chunk_document(d, settings.max_passage_words)]
     _warn_about_copies(chunks)
     phrasings = load_questions(root, documents)
-    return Corpus(documents, chunks, phrasings, files)
+    return Corpus(documents, chunks, phrasings, files, load_vocabulary(root))
 
 
 def _warn_about_copies(chunks: list[Chunk]) -> None:
@@ -140,6 +142,7 @@ def reindex(settings: Settings, embedder: Embedder | None = None, progress: Prog
         settings.index_dir,
         corpus.hash,
         phrasings=corpus.phrasings,
+        vocabulary=corpus.vocabulary,
         files=corpus.files,
         max_passage_words=settings.max_passage_words,
         progress=progress,

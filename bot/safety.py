@@ -39,7 +39,11 @@ _PATTERNS = [
     r"\b(?:no|(?:don'?t|dont|do\s+not|can'?t|cant|cannot)\s+see\s+(?:a|any|the))\s+(?:reason|point|purpose)\s+(?:to|in|for|of)\s+"
     r"(?:live|living|wake|waking|go(?:ing)?\s+on|keep(?:ing)?\s+going|be(?:ing)?\s+(?:alive|here)|life|anything|tomorrow)\b",
     r"\b(?:what'?s|whats|what\s+is)\s+the\s+point\s+(?:of\s+(?:living|life|going\s+on|anything|it\s+all)|in\s+(?:living|life|going\s+on)|anymore)\b",
-    r"\bbetter\s+off\s+(?:dead|without\s+me|if\s+i\s+(?:was|were|wasn'?t)\b)",
+    r"\bbetter\s+off\s+(?:dead|without\s+(?:me|him|her|them)|if\s+i\s+(?:was|were|wasn'?t)\b|if\s+(?:he|she|they)\s+(?:was|were|wasn'?t|weren'?t)\b)",
+    # Giving belongings away is a warning sign, for oneself or someone else.
+    r"\b(?:giv(?:e|es|ing|en)|gave)\s+(?:away\s+)?(?:all\s+(?:of\s+)?)?(?:my|his|her|their)\s+(?:things|stuff|belongings|possessions|pets?|cat|dog)\s+away\b|\bgiv(?:e|es|ing)\s+away\s+(?:all\s+)?(?:my|his|her|their)\s+(?:things|stuff|belongings|possessions)\b",
+    # Typos of cutting (cuttng, cuting) and harming oneself.
+    r"\bcut+(?:i?n?g|s)?\s+(?:my\s*self|myself|him\s*self|her\s*self|them\s*selves)\b",
     r"\b(?:can'?t|cannot|cant)\s+(?:go\s+on|keep\s+going|do\s+this\s+anymore|take\s+(?:it|this)\s+any\s*more|live\s+like\s+this)\b",
     r"\b(?:life|living)\s+(?:is|isn'?t|feels)\s+(?:not\s+)?(?:worth\s+living|pointless|meaningless)\b",
     r"\bnot\s+worth\s+living\b",

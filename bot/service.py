@@ -7,13 +7,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .answering import Thresholds, decide
+from .answering import Decision, compose, merge, render
 from .contacts import Contacts, asks_for_contact, asks_for_summary, find_contacts, summary_chunks
 from .corpus import corpus_hash
 from .embedder import Embedder, MiniLMEmbedder
 from .errors import CorpusError
-from .followups import candidates
+from .followups import readings
 from .index import LoadedIndex, load_index
+from .parts import split_parts
+from .query import Query, prepare
 from .replies import Citation, Reply, Turn
 from .retrieval import Retriever
 from .safety import CrisisDetector
@@ -22,10 +24,11 @@ from .settings import Settings
 logger = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = (
-    "I'm sorry, I can't find an answer to that in the clinic's article, and I don't want to "
+    "I'm sorry, I can't find an answer to that in the clinic's pages, and I don't want to "
     "guess on a health question. {contact} The clinic's team can answer questions about your "
     "own situation."
 )
+PART_MISSING = "I can't find an answer to \u201c{part}\u201d in the clinic's pages."
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +40,12 @@ class IndexStatus:
 class Bot:
     """Answers questions from one loaded index. Thread-safe; build one per process."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings, thresholds: Thresholds | None = None) -> None:
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings, retriever: Retriever | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index
-        self.thresholds = thresholds or Thresholds()
-        self.retriever = Retriever(index, embedder)
+        self.retriever = retriever or Retriever(index, embedder)
+        self.threshold = self.retriever.model.threshold
         self.contacts: Contacts = find_contacts(index.chunks)
         self.crisis = CrisisDetector(embedder)
         self._summary = summary_chunks(index.chunks)
@@ -51,8 +54,8 @@ class Bot:
         for chunk in index.chunks:
             for w in set(chunk.doc_title.lower().split()) | set(chunk.section.lower().split()):
                 counts[w] = counts.get(w, 0) + 1
-        # Words nearly every section shares ("ketamine", "infusion") name the subject, not
-        # what is asked about it: follow-up resolution ignores them.
+        # Words nearly every section shares name the subject, not what is asked about it:
+        # a follow-up made only of them has no topic of its own.
         self._generic = frozenset(w.strip("?") for w, n in counts.items() if n >= max(2, len(sections) // 2))
 
     @classmethod
@@ -75,97 +78,133 @@ class Bot:
 
     # Questions a server answers before it says it is ready, down the main paths (an
     # answer, a typo corrected, an abstention, a follow-up), so the first visitor does not
-    # pay for what runs once per process.
+    # pay for what runs once per process. Worded for no clinic in particular.
     WARM_UP = (("How much does it cost?", ()), ("is it covered by insurence", ()),
                ("what is the weather today", ()),
-               ("and how long does it take?", (Turn("user", "what is ketamine infusion therapy"),)))
+               ("and how long does it take?", (Turn("user", "what is the treatment"),)))
 
     def warm_up(self) -> None:
-        """Answer ``WARM_UP`` end to end so the first visitor is not slower than the rest."""
-        for message, history in self.WARM_UP:
+        """Answer ``WARM_UP`` (and the corpus's own warm-up questions, from
+        ``corpus/vocabulary.yaml``) end to end so the first visitor is not slower than the rest."""
+        for message, history in (*self.WARM_UP, *((q, ()) for q in self.index.vocabulary.warm_up)):
             self.answer(message, history)
 
-    def abstention(self, reason: str, query: str = "") -> Reply:
+    def abstention(self, reason: str, query: str = "", passages: tuple[dict, ...] = ()) -> Reply:
         text = ABSTAIN_TEXT.format(contact=self.contacts.sentence())
-        return Reply(text, abstained=True, crisis=False, reason=reason, query=query)
+        return Reply(text, abstained=True, crisis=False, reason=reason, query=query, passages=passages)
 
     def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
-        """Answer one visitor message, given the conversation before it."""
+        """Answer one visitor message, given the conversation before it.
+
+        The message is routed once, in this order: crisis, a request for the clinic's
+        contact details, a request for the gist, and otherwise a question (in one or more
+        parts, each read with the conversation only where it leans on it)."""
         started = time.perf_counter()
         message = " ".join(message.split())  # "do  i  need" must read as "do i need"
-        # The message as written (for the crisis check) and, when a typo is corrected, as
-        # searched: one pass through the model for both costs about what one text does.
-        spelled = {message: self.retriever.correct_spelling(message)}
-        texts = list(dict.fromkeys([message, spelled[message]]))
-        known = dict(zip(texts, self.embedder.encode(texts), strict=True))
-        if self.crisis.is_crisis(message, known[message]):
-            return self._crisis(message, history, known, spelled)
-        reply = self._answer(message, history, known, spelled)
+        parts = split_parts(message)
+        plans = [(part, readings(part, history if i == 0 else (*history, Turn("user", parts[i - 1])), self._generic)) for i, part in enumerate(parts)]
+        if len(parts) > 1:
+            plans.append((message, readings(message, history, self._generic)))
+        queries = prepare([message, *(r for _, (rs, _) in plans for r in rs)], self.retriever, self.embedder)
+        written = queries[message]
+        if self.crisis.is_crisis(message, written.written_vector):
+            reply = self._crisis(message, plans, queries)
+        elif asks_for_contact(written.searched) and (contact := self._contact_reply(written.searched)) is not None:
+            reply = contact
+        elif asks_for_summary(written.searched) and self._summary:
+            reply = self._summary_reply(written.searched)
+        else:
+            reply = self._question(plans, queries)
         logger.debug("answered in %.1f ms (abstained=%s)", (time.perf_counter() - started) * 1000, reply.abstained)
         return reply
 
-    def _crisis(self, message: str, history: Sequence[Turn], known: dict, spelled: dict) -> Reply:
+    def _crisis(self, message: str, plans: list, queries: dict[str, Query]) -> Reply:
         text = self.settings.crisis_text
-        citations = ()
+        citations: tuple[Citation, ...] = ()
         if "?" in message:
-            extra = self._answer(message, history, known, spelled)
+            extra = self._question(plans, queries)
             if not extra.abstained:
                 text = f"{text}\n\n{extra.answer}"
                 citations = extra.citations
         return Reply(text, abstained=False, crisis=True, citations=citations, reason="the message speaks of suicide or self-harm")
 
-    def _contact_reply(self, query: str, passages: tuple[dict, ...]) -> Reply | None:
-        """The article's sentence with the clinic's email and phone, cited."""
+    def _contact_reply(self, query: str) -> Reply | None:
+        """The corpus's sentence with the clinic's email and phone, cited."""
         quote = self.contacts.quote()
         chunk = self.contacts.chunk
         if quote is None or chunk is None:
             return None
         citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, quote, 1.0)
-        return Reply(quote, False, False, (citation,), "the visitor asks how to reach the clinic", query, passages)
+        return Reply(quote, False, False, (citation,), "the visitor asks how to reach the clinic", query)
 
-    def _answer(self, message: str, history: Sequence[Turn], known: dict, spelled: dict) -> Reply:
-        """``known``: texts already encoded, to their vectors; ``spelled``: texts already
-        spelling-corrected, to their corrections."""
-        first: Reply | None = None
-        for query in candidates(message, history, self._generic):
-            reply = self._answer_query(query, known, spelled)
-            if not reply.abstained:
-                return reply
-            first = first or reply
-        assert first is not None
-        return first
+    def _summary_reply(self, query: str) -> Reply:
+        chunk = self._summary[0]
+        text = " ".join(s for c in self._summary for s in c.sentences[:3])
+        citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, text, 1.0)
+        return Reply(text, False, False, (citation,), "the visitor asks for the gist: the conclusion", query)
 
-    def _answer_query(self, text: str, known: dict, spelled: dict) -> Reply:
-        """Answer one search text (``known`` and ``spelled`` as in :meth:`_answer`)."""
-        query = spelled[text] if text in spelled else self.retriever.correct_spelling(text)
-        qv = known[query] if query in known else self.embedder.encode([query])[0]
-        terms = self.retriever.query_terms(query)
-        hits = self.retriever.search(qv, terms)
-        decision = decide(query, hits, qv, terms, self.retriever, self.thresholds)
-        passages = tuple(
+    def decide(self, query: Query) -> Decision:
+        """Compose the answer to one reading from its ranked evidence, unless it asks about a
+        topic the corpus lists as out of scope and the closest sections do not cover it."""
+        evidence = self.retriever.evidence(query.vector, query.terms, query.word_vectors, query.forms)
+        nearest = " ".join(f"{e.chunk.section} {' '.join(s.text for s in e.sentences)}" for e in evidence[:2])
+        topic = self.index.vocabulary.out_of_scope_topic(query.searched, nearest)
+        if topic is not None:
+            return Decision(False, f"it asks about {topic.name}, which the closest sections do not cover", tuple(evidence))
+        return compose(evidence, self.threshold)
+
+    def _best_reading(self, plan: tuple[list[str], bool], queries: dict[str, Query]) -> tuple[Query, Decision]:
+        """The first reading that answers when the order says so (``first``), else the
+        answering reading the model trusts most; an abstention when none answers."""
+        texts, first = plan
+        decided = [(queries[" ".join(t.split())], self.decide(queries[" ".join(t.split())])) for t in texts]
+        answering = [d for d in decided if d[1].answerable]
+        if answering and first:
+            return answering[0]
+        return max(answering or decided, key=lambda d: d[1].probability)
+
+    def _question(self, plans: list, queries: dict[str, Query]) -> Reply:
+        """Answer a question in one or more parts; each part is cited, or said to be missing."""
+        if len(plans) == 1:
+            query, decision = self._best_reading(plans[0][1], queries)
+            return self._reply(query, decision)
+        *part_plans, (whole, whole_readings) = plans
+        answered = [(part, *self._best_reading(texts, queries)) for part, texts in part_plans]
+        found = [(part, q, d) for part, q, d in answered if d.answerable]
+        if not found:
+            query, decision = self._best_reading(whole_readings, queries)
+            return self._reply(query, decision)
+        text, citations = render(merge([q for _, _, d in found for q in d.quotes]))
+        missing = [PART_MISSING.format(part=part) for part, _, d in answered if not d.answerable]
+        if missing:
+            text = "\n\n".join([text, " ".join(missing)])
+        reason = "; ".join(f"part '{part}': {d.reason}" for part, _, d in answered)
+        passages = self._passages(found[0][2])
+        return Reply(text, False, False, citations, reason, " | ".join(q.searched for _, q, _ in answered), passages)
+
+    def _reply(self, query: Query, decision: Decision) -> Reply:
+        passages = self._passages(decision)
+        if not decision.answerable:
+            return self.abstention(decision.reason, query.searched, passages)
+        text, citations = render(decision.quotes)
+        return Reply(text, False, False, citations, decision.reason, query.searched, passages)
+
+    @staticmethod
+    def _passages(decision: Decision) -> tuple[dict, ...]:
+        """The evidence behind a decision, for the staff console."""
+        used = {section.key for section, _ in decision.quotes}
+        return tuple(
             {
-                "section": s.chunk.section,
-                "anchor": s.chunk.anchor,
+                "section": e.chunk.section,
+                "anchor": e.chunk.anchor,
                 "text": h.chunk.text,
                 "dense": round(h.dense, 4),
                 "lexical": round(h.lexical, 4),
-                "coverage": round(s.coverage, 3),
-                "sentence": round(s.sentence, 4),
-                "used": decision.answerable and any(c.anchor == s.chunk.anchor for c in decision.citations),
+                "coverage": round(e.features["coverage"], 3),
+                "sentence": round(e.features["sentence"], 4),
+                "probability": round(e.probability, 4),
+                "used": decision.answerable and (e.chunk.source, e.chunk.anchor) in used,
             }
-            for s in decision.sections
-            for h in s.hits
+            for e in decision.evidence
+            for h in e.hits
         )
-        if decision.topic is None and asks_for_contact(query):
-            contact = self._contact_reply(query, passages)
-            if contact is not None:
-                return contact
-        if decision.topic is None and asks_for_summary(query) and self._summary:
-            chunk = self._summary[0]
-            text = " ".join(s for c in self._summary for s in c.sentences[:3])
-            citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, text, 1.0)
-            return Reply(text, False, False, (citation,), "the visitor asks for the gist: the article's conclusion", query, passages)
-        if not decision.answerable:
-            reply = self.abstention(decision.reason, query)
-            return Reply(reply.answer, True, False, (), reply.reason, query, passages)
-        return Reply(decision.text, False, False, decision.citations, decision.reason, query, passages)
