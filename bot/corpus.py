@@ -136,7 +136,7 @@ def _document(outline: Outline, name: str, display: str, suffix: str) -> Documen
         if section.level == 1 and section.anchor in deeper:
             section.anchor = "introduction"
     seen: dict[str, int] = {}
-    for section in sections:
+    for i, section in enumerate(sections):
         if section.anchor in seen and section.blocks:
             raise CorpusError(
                 display,
@@ -145,7 +145,9 @@ def _document(outline: Outline, name: str, display: str, suffix: str) -> Documen
                 f"{seen[section.anchor]}: give the two sections different headings",
             )
         seen.setdefault(section.anchor, section.line)
-        if not section.blocks and section.level > 1:
+        # A heading over subheadings ("Fees" above "Do you bill insurers?") needs no text of its own.
+        parent = i + 1 < len(sections) and sections[i + 1].level > section.level
+        if not section.blocks and section.level > 1 and not parent:
             logger.warning(
                 "%s:%d: heading '%s' has no text under it: add its text or remove the heading",
                 display,

@@ -118,7 +118,7 @@ def outline_markdown(text: str, display: str) -> Outline:
     items = 0  # open list items: a paragraph inside one is an item
     row: list[str] | None = None
     row_line = 0
-    for i, token in enumerate(tokens):
+    for token in tokens:
         line = (token.map[0] + 1 + start) if token.map else 0
         if token.type == "heading_open":
             heading = min(int(token.tag[1]), 3)

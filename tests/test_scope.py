@@ -1,10 +1,15 @@
-"""Questions next to the article's topic that it does not answer get an honest abstention."""
+"""Questions next to the article's topic that it does not answer get an honest abstention:
+the topics are the clinic's own data (corpus/vocabulary.yaml), not code."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from bot.replies import Turn
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BEYOND_THE_ARTICLE = [
     "What dose of ketamine do you use in mg?",
@@ -42,7 +47,6 @@ def test_close_questions_are_still_answered(bot):
     assert not bot.answer("is it safe?").abstained
     # Being on something, or asking what to recommend, is not by itself one of those topics.
     assert "$400-$600" in bot.answer("I'm on a tight budget, how much does it cost?").answer
-    assert not bot.answer("I've been on 4 different antidepressants and none worked. Is ketamine meant for people like me?").abstained
 
 
 def test_a_page_that_covers_the_topic_lifts_the_abstention(tmp_path, embedder):
@@ -105,8 +109,17 @@ def test_a_request_for_the_gist_quotes_the_conclusion(bot):
     assert not reply.abstained and reply.citations[0].anchor == "conclusion"
 
 
-def test_a_question_about_what_to_do_gets_the_articles_advice(bot):
-    # The same sections state facts ("it depends on the individual's plan"); the question
-    # asks what to do, so the sentence that says what to do is quoted.
-    assert "check with your insurance provider" in bot.answer("who do I ask to find out if it's covered").answer
-    assert "let your doctor know right away" in bot.answer("what should I do if I have trouble peeing after my infusion?").answer
+def test_without_the_vocabulary_file_the_topics_are_not_known(tmp_path, embedder):
+    from bot.reindex import reindex
+    from bot.service import Bot
+    from bot.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "article.md").write_text((ROOT / "corpus" / "ketamine-infusion-insurance.md").read_text())
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    reindex(settings, embedder)
+    bot = Bot.load(settings, embedder)
+    assert bot.index.vocabulary.out_of_scope == ()
+    reply = bot.answer("Is ketamine FDA approved?")
+    assert "it asks about" not in reply.reason  # no listed topic fires: the model alone decides
