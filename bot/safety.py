@@ -169,16 +169,16 @@ CRISIS_EXAMPLES = (
 )
 NOT_CRISIS_EXAMPLES = (
     "my back pain is killing me",
-    "does ketamine kill pain",
+    "does this treatment kill pain",
     "I'm dying to know the price",
     "will the side effects kill me",
-    "can you overdose on ketamine",
-    "is ketamine dangerous",
-    "I've been depressed for years, can ketamine help me?",
+    "can you overdose on this medication",
+    "is this treatment dangerous",
+    "I've been depressed for years, can this treatment help me?",
     "nothing else has worked for my depression",
     "my anxiety is really bad, will this help",
     "I feel hopeless about finding a treatment that works",
-    "is ketamine used for suicidal depression",
+    "is this treatment used for suicidal depression",
     "how long do the effects last",
     "what happens if I feel sick during the infusion",
     "can I stop the infusion if I feel bad",
@@ -193,12 +193,14 @@ class CrisisDetector:
     """Patterns first, then closeness in meaning to crisis examples, so indirect phrasings
     the patterns do not list ("would anyone notice if I was gone") are still caught."""
 
-    def __init__(self, embedder, threshold: float = 0.6, margin: float = 0.05) -> None:
+    def __init__(self, embedder, threshold: float = 0.6, margin: float = 0.05, lookalikes: tuple[str, ...] = ()) -> None:
+        """``lookalikes``: the clinic's own ordinary questions that sound dark ("does
+        ketamine kill pain?"), from ``corpus/vocabulary.yaml``, added to the general ones."""
         self.embedder = embedder
         self.threshold = threshold
         self.margin = margin
         self._crisis = embedder.encode(list(CRISIS_EXAMPLES))
-        self._not = embedder.encode(list(NOT_CRISIS_EXAMPLES))
+        self._not = embedder.encode(list(dict.fromkeys((*NOT_CRISIS_EXAMPLES, *lookalikes))))
 
     def similarity(self, vector) -> tuple[float, float]:
         """Best similarity to a crisis example and to a look-alike."""

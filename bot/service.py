@@ -47,7 +47,7 @@ class Bot:
         self.retriever = retriever or Retriever(index, embedder)
         self.threshold = self.retriever.model.threshold
         self.contacts: Contacts = find_contacts(index.chunks)
-        self.crisis = CrisisDetector(embedder)
+        self.crisis = CrisisDetector(embedder, lookalikes=index.vocabulary.crisis_lookalikes)
         self._summary = summary_chunks(index.chunks)
         sections = {(c.source, c.anchor) for c in index.chunks}
         counts: dict[str, int] = {}

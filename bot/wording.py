@@ -16,6 +16,10 @@ Optional, beside the documents and ``questions.yaml``::
         asks: [pregnan*, breastfeed*]
         and: []            # optional: the question must also say one of these
         covered_by: [pregnan*, breastfeed*]
+    # Ordinary questions about the clinic's topic that sound dark: the crisis check's
+    # closeness-in-meaning stage must not take them for a crisis (its patterns still apply).
+    crisis_lookalikes:
+      - does ketamine kill pain
 
 Knowledge about a clinic's subject lives here, with its content, never in code: the bot
 works without the file, and another clinic's file says other things. Mistakes are errors
@@ -36,7 +40,7 @@ from .errors import CorpusError
 from .formats import read_text
 from .text import words
 
-_KEYS = ("synonyms", "warm_up", "out_of_scope")
+_KEYS = ("synonyms", "warm_up", "out_of_scope", "crisis_lookalikes")
 _TOPIC_KEYS = ("topic", "asks", "and", "covered_by")
 
 
@@ -76,12 +80,14 @@ class Vocabulary:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a visitor's word -> the pages' words
     warm_up: tuple[str, ...] = ()
     out_of_scope: tuple[ScopeTopic, ...] = ()
+    crisis_lookalikes: tuple[str, ...] = ()  # ordinary questions about the topic that sound dark
 
     def to_json(self) -> dict:
         return {
             "synonyms": {k: list(v) for k, v in self.synonyms.items()},
             "warm_up": list(self.warm_up),
             "out_of_scope": [t.to_json() for t in self.out_of_scope],
+            "crisis_lookalikes": list(self.crisis_lookalikes),
         }
 
     @classmethod
@@ -90,7 +96,8 @@ class Vocabulary:
             ScopeTopic(t["topic"], tuple(t["asks"]), tuple(t.get("and") or ()), tuple(t["covered_by"]))
             for t in data.get("out_of_scope") or ()
         )
-        return cls({k: tuple(v) for k, v in (data.get("synonyms") or {}).items()}, tuple(data.get("warm_up") or ()), topics)
+        synonyms = {k: tuple(v) for k, v in (data.get("synonyms") or {}).items()}
+        return cls(synonyms, tuple(data.get("warm_up") or ()), topics, tuple(data.get("crisis_lookalikes") or ()))
 
     def out_of_scope_topic(self, question: str, section_text: str) -> ScopeTopic | None:
         """The first listed topic ``question`` asks about that ``section_text`` does not cover."""
@@ -129,6 +136,7 @@ def load_vocabulary(root: Path) -> Vocabulary:
     synonyms: dict[str, tuple[str, ...]] = {}
     warm_up: list[str] = []
     topics: list[ScopeTopic] = []
+    lookalikes: list[str] = []
     for key, value in tree.value:
         if key.value not in _KEYS:
             raise CorpusError(display, _line(key), f"unknown key {key.value!r}: the file has only {' and '.join(_KEYS)}")
@@ -141,13 +149,13 @@ def load_vocabulary(root: Path) -> Vocabulary:
                     raise CorpusError(display, _line(targets), f"'{word.value}': give the pages' words as a list, e.g. [cost]")
                 for visitor_word in words(str(word.value)) or [str(word.value).lower()]:
                     synonyms[visitor_word] = tuple(dict.fromkeys(w for t in listed for w in words(str(t.value))))
-        elif key.value == "warm_up":
+        elif key.value in ("warm_up", "crisis_lookalikes"):
             if not isinstance(value, yaml.SequenceNode) or not all(isinstance(q, yaml.ScalarNode) and str(q.value).strip() for q in value.value):
-                raise CorpusError(display, _line(value), "'warm_up:' takes a list of questions, one per '- ' line")
-            warm_up.extend(" ".join(str(q.value).split()) for q in value.value)
+                raise CorpusError(display, _line(value), f"'{key.value}:' takes a list of questions, one per '- ' line")
+            (warm_up if key.value == "warm_up" else lookalikes).extend(" ".join(str(q.value).split()) for q in value.value)
         else:
             topics.extend(_topics(value, display))
-    return Vocabulary(synonyms, tuple(warm_up), tuple(topics))
+    return Vocabulary(synonyms, tuple(warm_up), tuple(topics), tuple(lookalikes))
 
 
 def _phrase_list(node: yaml.Node, display: str, what: str) -> tuple[str, ...]:

@@ -80,10 +80,19 @@ def test_a_corpus_of_markdown_quotes_clean_sentences(tmp_path):
 
 def test_vocabulary_file_is_optional_and_read(tmp_path):
     assert load_vocabulary(tmp_path).synonyms == {}
-    (tmp_path / "vocabulary.yaml").write_text("synonyms:\n  price: [cost]\n  throw up: [nausea]\nwarm_up:\n  - how much is it?\n")
+    (tmp_path / "vocabulary.yaml").write_text(
+        "synonyms:\n  price: [cost]\n  throw up: [nausea]\nwarm_up:\n  - how much is it?\n"
+        "crisis_lookalikes:\n  - does the laser kill hair for good\n"
+        "out_of_scope:\n  - topic: pregnancy\n    asks: [pregnan*]\n    covered_by: [pregnan*]\n"
+    )
     vocabulary = load_vocabulary(tmp_path)
     assert vocabulary.synonyms["price"] == ("cost",) and vocabulary.synonyms["throw"] == ("nausea",)
     assert vocabulary.warm_up == ("how much is it?",)
+    assert vocabulary.crisis_lookalikes == ("does the laser kill hair for good",)
+    (topic,) = vocabulary.out_of_scope
+    assert vocabulary.out_of_scope_topic("can I do this while pregnant?", "Rest after the visit.") == topic
+    assert vocabulary.out_of_scope_topic("can I do this while pregnant?", "Not during pregnancy.") is None
+    assert vocabulary.out_of_scope_topic("how much is it?", "") is None
 
 
 @pytest.mark.parametrize(
