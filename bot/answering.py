@@ -39,6 +39,7 @@ _ANNOUNCES = re.compile(
 
 MAX_SENTENCES = 3  # quoted from one section, beside a list a lead-in announces
 MAX_ITEMS = 8  # list items quoted after their lead-in
+MAX_QUOTED = 12  # sentences quoted from one section at most, lists included
 SENTENCE_MARGIN = 0.1  # sentences ranked this close to the best are quoted too
 BETTER_SENTENCE_MARGIN = 0.03
 PARALLEL_SIMILARITY = 0.6
@@ -112,15 +113,16 @@ def compose(evidence: Sequence[SectionEvidence], threshold: float) -> Decision:
 
 
 def join(sentences: Sequence[Sentence]) -> str:
-    """Sentences in document order; list items each on a line of their own."""
+    """Sentences in document order; each list item on a line of its own."""
     out = ""
     for i, s in enumerate(sentences):
-        if s.is_item:
+        previous = sentences[i - 1] if i else None
+        if s.is_item and (s.starts_item or previous is None or not previous.is_item):
             out += ("\n- " if out else "- ") + s.text
-        elif out:
-            out += ("\n" if sentences[i - 1].is_item else " ") + s.text
+        elif previous is not None and previous.is_item and not s.is_item:
+            out += "\n" + s.text
         else:
-            out = s.text
+            out += (" " if out else "") + s.text
     return out
 
 
@@ -132,10 +134,12 @@ def quote(section: SectionEvidence, only_best: bool = False) -> list[Sentence]:
     top = ranked[0].rank
     chosen = ranked[:1] if only_best else [s for s in ranked if s.rank >= top - SENTENCE_MARGIN][:MAX_SENTENCES]
     picked: set[int] = set()
-    for s in chosen:
-        i = place[(s.row, s.index)]
-        picked.add(i)
-        picked.update(_what_it_needs(ordered, i))
+    todo = [place[(s.row, s.index)] for s in chosen]
+    while todo and len(picked) < MAX_QUOTED:  # what a needed sentence needs is quoted too ("These include:" and its list)
+        i = todo.pop()
+        if i not in picked:
+            picked.add(i)
+            todo.extend(j for j in _what_it_needs(ordered, i) if j not in picked)
     return [ordered[i] for i in sorted(picked)]
 
 
@@ -155,8 +159,6 @@ def _what_it_needs(ordered: list[Sentence], i: int) -> list[int]:
     elif (_ANNOUNCES.search(s.text) or s.novelty <= 1) and i + 1 < len(ordered) and not s.is_item:
         # It announces, or only restates the question: quote what comes next, too.
         needs.append(i + 1)
-        if ordered[i + 1].novelty <= 1 and i + 2 < len(ordered):
-            needs.append(i + 2)
     if s.is_item and not items and i > 0 and not ordered[i - 1].is_item and _ANNOUNCES.search(ordered[i - 1].text):
         needs.append(i - 1)  # a lone item with the lead-in that says what it is an item of
     return needs

@@ -83,7 +83,8 @@ class Sentence:
     score: float  # similarity to the question
     rank: float  # what quoting orders by: similarity plus the question words it uses
     novelty: int  # content words it has beyond the question and the heading
-    is_item: bool  # a list item
+    is_item: bool  # from a list item
+    starts_item: bool  # the first sentence of its list item
     vector: np.ndarray
 
 
@@ -381,7 +382,7 @@ class Retriever:
                 out.append(
                     Sentence(
                         row, i, text, float(score), rank,
-                        len(sentence_terms - heading - asked), i in self._items[row],
+                        len(sentence_terms - heading - asked), i in self._items[row][0], i in self._items[row][1],
                         self.index.sentence_vectors[rows.start + i],
                     )
                 )
@@ -473,16 +474,18 @@ PHRASING_CANDIDATE = 0.6  # a curated phrasing this close brings its section int
 SENTENCE_COVERAGE_WEIGHT = 0.1
 
 
-def _item_sentences(chunk: Chunk) -> frozenset[int]:
-    """Indices of the passage's sentences that come from list items."""
-    items, i = set(), 0
+def _item_sentences(chunk: Chunk) -> tuple[frozenset[int], frozenset[int]]:
+    """Indices of the passage's sentences that come from list items, and of those that
+    start an item (an item may hold several sentences)."""
+    items, starts, i = set(), set(), 0
     for line in chunk.text.split("\n"):
         is_item = bool(LIST_ITEM_LINE.match(line))
         n = len(split_sentences(LIST_ITEM_LINE.sub("", line, count=1)))
-        if is_item:
+        if is_item and n:
             items.update(range(i, i + n))
+            starts.add(i)
         i += n
-    return frozenset(items) if i == len(chunk.sentences) else frozenset()
+    return (frozenset(items), frozenset(starts)) if i == len(chunk.sentences) else (frozenset(), frozenset())
 
 
 __all__ = ["FEATURES", "Hit", "QueryTerms", "Retriever", "SectionEvidence", "SectionKey", "Sentence"]

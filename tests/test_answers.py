@@ -40,3 +40,25 @@ def test_follow_up_uses_the_conversation(bot):
     reply = bot.answer("how long do they last?", history)
     assert not reply.abstained
     assert reply.citations[0].anchor == "how-does-ketamine-infusion-work"
+
+
+def test_a_lead_in_is_quoted_with_the_list_it_announces(bot):
+    reply = bot.answer("what are the risks?")
+    assert "These include:" in reply.answer
+    for item in ("- Discomfort:", "- Dizziness:", "- Nausea:"):
+        assert item in reply.answer
+    # an item's second sentence stays on its item's line
+    assert "the ketamine infusion. This is usually mild" in reply.answer
+
+
+def test_a_question_in_two_parts_is_answered_part_by_part(bot):
+    reply = bot.answer("How much does it cost and is it covered by insurance?")
+    anchors = [c.anchor for c in reply.citations]
+    assert "$400-$600" in reply.answer and "depends on the individual" in reply.answer
+    assert {"how-much-does-ketamine-infusion-cost", "is-ketamine-infusion-covered-by-insurance"} <= set(anchors)
+
+
+def test_a_follow_up_with_its_own_topic_is_answered_on_it(bot):
+    history = (Turn("user", "how much does it cost?"), Turn("assistant", "$400-$600 per session"))
+    reply = bot.answer("what about side effects?", history)
+    assert "dizziness, nausea" in reply.answer and "$400" not in reply.answer
