@@ -26,7 +26,7 @@ import bm25s
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .answerability import FEATURES, AnswerabilityModel
+from .answerability import AnswerabilityModel
 from .corpus import Chunk
 from .embedder import Embedder
 from .formats import LIST_ITEM as LIST_ITEM_LINE
@@ -488,4 +488,4 @@ def _item_sentences(chunk: Chunk) -> tuple[frozenset[int], frozenset[int]]:
     return (frozenset(items), frozenset(starts)) if i == len(chunk.sentences) else (frozenset(), frozenset())
 
 
-__all__ = ["FEATURES", "Hit", "QueryTerms", "Retriever", "SectionEvidence", "SectionKey", "Sentence"]
+__all__ = ["Hit", "QueryTerms", "Retriever", "SectionEvidence", "SectionKey", "Sentence"]
