@@ -168,7 +168,7 @@ class Bot:
         if len(plans) == 1:
             query, decision = self._best_reading(plans[0][1], queries)
             return self._reply(query, decision)
-        *part_plans, (whole, whole_readings) = plans
+        *part_plans, (_, whole_readings) = plans
         answered = [(part, *self._best_reading(texts, queries)) for part, texts in part_plans]
         found = [(part, q, d) for part, q, d in answered if d.answerable]
         if not found:
