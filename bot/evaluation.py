@@ -85,7 +85,8 @@ class Report:
         }
 
 
-def _norm(text: str) -> str:
+def normalized(text: str) -> str:
+    """How facts and answers are compared: NFKC, ASCII dashes and quotes, lower case, one space."""
     return " ".join(normalize(text).lower().split())
 
 
@@ -116,12 +117,12 @@ def load_cases(path: Path) -> list[Case]:
 def passed(case: Case, reply: Reply, contacts: Sequence[str] = ("988", "911")) -> bool:
     """Whether ``reply`` passes ``case`` by the rules in the module docstring."""
     if case.source:  # only what is quoted from the expected document counts
-        answer = _norm(" ".join(c.quote for c in reply.citations if Path(c.source).name == case.source))
+        answer = normalized(" ".join(c.quote for c in reply.citations if Path(c.source).name == case.source))
     else:
-        answer = _norm(reply.answer)
-    has_fact = any(_norm(f) in answer for f in case.facts) if case.facts else True
+        answer = normalized(reply.answer)
+    has_fact = any(normalized(f) in answer for f in case.facts) if case.facts else True
     if case.parts:
-        has_fact = has_fact and all(any(_norm(f) in answer for f in part) for part in case.parts)
+        has_fact = has_fact and all(any(normalized(f) in answer for f in part) for part in case.parts)
     cited_answer = not reply.abstained and not reply.crisis and bool(reply.citations) and has_fact
     if case.kind == "answer":
         return cited_answer

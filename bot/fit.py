@@ -24,7 +24,7 @@ import numpy as np
 
 from . import evaluation
 from .answerability import CLIP, FEATURES, MODEL_FILE, AnswerabilityModel
-from .text import normalize
+from .query import prepare
 
 logger = logging.getLogger(__name__)
 
@@ -34,24 +34,18 @@ TUNING = ("article", "dental-html", "physio-faq", "medspa-multi", "ketamine-mixe
 HELD_OUT = ("fertility-txt", "dermatology-blog", "ketamine-mixed-b", "eye-clinic")  # never read here
 
 
-def _norm(text: str) -> str:
-    return " ".join(normalize(text).lower().split())
-
-
 def examples(folder: Path, embedder) -> list[dict]:
     """One row per (question, candidate section) of ``folder``'s evaluation file."""
     bot = evaluation.load_bot(folder / "corpus", embedder)
-    from .query import prepare
-
     rows = []
     for case in evaluation.load_cases(folder / evaluation.EVAL_FILE):
         if case.kind not in ("answer", "abstain") or case.history or case.parts:
             continue
         query = prepare([case.q], bot.retriever, embedder)[" ".join(case.q.split())]
         evidence = bot.retriever.evidence(query.vector, query.terms, query.word_vectors, query.forms)
-        facts = [_norm(f) for f in case.facts]
+        facts = [evaluation.normalized(f) for f in case.facts]
         for rank, e in enumerate(evidence):
-            text = _norm(" ".join(s.text for s in e.sentences))
+            text = evaluation.normalized(" ".join(s.text for s in e.sentences))
             right = case.kind == "answer" and any(f in text for f in facts)
             if case.source and right:
                 right = Path(e.chunk.source).name == case.source

@@ -67,6 +67,6 @@ def readings(message: str, history: Sequence[Turn], generic: frozenset[str] = fr
         return [combined, message], True
     if _LEADS.match(message) and own:
         return [message, combined], True
-    if leans(message) and len(own) <= 2 or len(own) <= 1:
+    if (leans(message) and len(own) <= 2) or len(own) <= 1:
         return [message, combined], False
     return [message], True

@@ -42,6 +42,11 @@ VAGUE_WEIGHT = 0.2
 _TOKEN = re.compile(r"[A-Za-z]+")
 EAGER_SENTENCE_TERMS = 20_000  # passages up to which sentence terms are computed at load
 CANDIDATES = 8  # passages taken from each ranker
+PHRASING_CANDIDATE = 0.6  # a curated phrasing this close brings its section into the candidates
+SENTENCE_COVERAGE_WEIGHT = 0.1  # added to a sentence's rank times the share of the question's words it uses
+FORM_WEIGHT = 0.1  # added to a sentence's rank when it gives the kind of answer asked for
+TOP_SENTENCES = 3  # the best sentences a section's sentence-level features look at
+UNMATCHED = 0.5  # a question word whose best match in a section is below this is not there
 
 SectionKey = tuple[str, str]  # (source, anchor)
 
@@ -113,13 +118,12 @@ class Retriever:
         index: LoadedIndex,
         embedder: Embedder,
         model: AnswerabilityModel | None = None,
-        synonyms: dict[str, tuple[str, ...]] | None = None,
         synonym_threshold: float = 0.62,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.model = model or AnswerabilityModel.load()
-        self.synonyms = synonyms if synonyms is not None else index.vocabulary.synonyms
+        self.synonyms = index.vocabulary.synonyms  # corpus/vocabulary.yaml
         self.synonym_threshold = synonym_threshold
         chunks = index.chunks
         self.section_rows: dict[SectionKey, list[int]] = {}
@@ -147,13 +151,10 @@ class Retriever:
             embedder.encode(self._surface) if self._surface else np.zeros((0, embedder.dim), np.float32)
         )
         self._section_words = {
-            key: np.array(sorted({self._surface_at[w] for r in rows for w in words(f"{chunks[r].section} {chunks[r].text}") if w in self._surface_at}), dtype=np.int64)
+            key: self._word_ids(" ".join([chunks[rows[0]].section, *(chunks[r].text for r in rows)]))
             for key, rows in self.section_rows.items()
         }
-        self._heading_words = {
-            key: np.array(sorted({self._surface_at[w] for w in words(chunks[rows[0]].section) if w in self._surface_at}), dtype=np.int64)
-            for key, rows in self.section_rows.items()
-        }
+        self._heading_words = {key: self._word_ids(chunks[rows[0]].section) for key, rows in self.section_rows.items()}
         self._sentence_word_rows: dict[int, list[np.ndarray]] = {}
         headings = list(dict.fromkeys(chunks[rows[0]].section for rows in self.section_rows.values()))
         vectors = embedder.encode(headings) if headings else np.zeros((0, embedder.dim), np.float32)
@@ -322,12 +323,14 @@ class Retriever:
         if not groups:
             return []
         soft = self._soft_matches(terms, word_vectors)
+        weights = np.array([terms.weights[s] for s in terms.stems])
         rows_out = []
         for key, group in groups.items():
             group.sort(key=lambda h: h.dense, reverse=True)
             phrasing, phrasing_row = phrasings.get(key, (0.0, -1))
             alternative = self.index.question_vectors[phrasing_row] if phrasing >= PHRASING_CANDIDATE else None
             sentences = self._sentences(key, vector, terms, alternative, forms)
+            best = sorted(sentences, key=lambda x: x.rank, reverse=True)[:TOP_SENTENCES]
             coverage, missing = self.coverage(terms, self._section_terms[key])
             raw = {
                 "sentence": max((s.score for s in sentences), default=0.0),
@@ -335,10 +338,10 @@ class Retriever:
                 "heading": float(self._heading_vectors[key] @ vector),
                 "lexical": max(h.lexical for h in group),
                 "coverage": coverage,
-                **self.word_features(terms, soft, key),
-                **self.sentence_match(terms, soft, key, sentences),
+                **self.word_features(terms, soft, weights, key),
+                **self.sentence_match(terms, soft, weights, key, best),
                 "heading_coverage": self.coverage(terms, self._heading_terms[key])[0],
-                "form": _form_feature(sentences, forms),
+                "form": _form_feature(best, forms),
                 "phrasing": max(phrasing, 0.0),
                 "place": self._place[key],
             }
@@ -413,14 +416,13 @@ class Retriever:
             dtype=np.float64,
         )
 
-    def word_features(self, terms: QueryTerms, soft: np.ndarray, key: SectionKey) -> dict[str, float]:
+    def word_features(self, terms: QueryTerms, soft: np.ndarray, weights: np.ndarray, key: SectionKey) -> dict[str, float]:
         """How the question's words are matched by the section's: the weighted mean match
         (late interaction at word level), the rarest word's match, the weakest match among
         the specific words, and the weighted share of words nothing in the section is near."""
         if not terms.stems:
             return {"soft": 0.0, "focus": 0.0, "weakest": 0.0, "unmatched": 1.0}
         matches = self._matches(terms, soft, self._section_words[key], self._section_terms[key])
-        weights = np.array([terms.weights[s] for s in terms.stems])
         focus = terms.stems.index(terms.focus)
         specific = weights > VAGUE_WEIGHT
         return {
@@ -430,17 +432,17 @@ class Retriever:
             "unmatched": float(weights[matches < UNMATCHED].sum() / weights.sum()),
         }
 
-
-    def sentence_match(self, terms: QueryTerms, soft: np.ndarray, key: SectionKey, sentences: list[Sentence]) -> dict[str, float]:
-        """The same word matching within the best few sentences (each with its heading): does
-        the sentence that would be quoted speak of what the question asks?"""
-        if not terms.stems or not sentences:
+    def sentence_match(
+        self, terms: QueryTerms, soft: np.ndarray, weights: np.ndarray, key: SectionKey, best: list[Sentence]
+    ) -> dict[str, float]:
+        """The same word matching within the ``best`` sentences (each with its heading):
+        does the sentence that would be quoted speak of what the question asks?"""
+        if not terms.stems or not best:
             return {"sentence_soft": 0.0, "sentence_focus": 0.0}
-        weights = np.array([terms.weights[s] for s in terms.stems])
         focus = terms.stems.index(terms.focus)
         heading_idx = self._heading_words[key]
         best_soft = best_focus = 0.0
-        for sentence in sorted(sentences, key=lambda x: x.rank, reverse=True)[:TOP_SENTENCES]:
+        for sentence in best:
             idx = np.union1d(self._sentence_words(sentence.row)[sentence.index], heading_idx)
             exact = self.sentence_terms(sentence.row)[sentence.index] | self._heading_terms[key]
             matches = self._matches(terms, soft, idx, exact)
@@ -448,30 +450,24 @@ class Retriever:
             best_focus = max(best_focus, float(matches[focus]))
         return {"sentence_soft": best_soft, "sentence_focus": best_focus}
 
+    def _word_ids(self, text: str) -> np.ndarray:
+        """Rows of ``_surface_vectors`` for the words of ``text``."""
+        return np.array(sorted({self._surface_at[w] for w in words(text) if w in self._surface_at}), dtype=np.int64)
+
     def _sentence_words(self, row: int) -> list[np.ndarray]:
+        """The word rows of each sentence of passage ``row``, computed on first use."""
         found = self._sentence_word_rows.get(row)
         if found is None:
-            found = self._sentence_word_rows[row] = [
-                np.array(sorted({self._surface_at[w] for w in words(t) if w in self._surface_at}), dtype=np.int64)
-                for t in self.index.chunks[row].sentences
-            ]
+            found = self._sentence_word_rows[row] = [self._word_ids(t) for t in self.index.chunks[row].sentences]
         return found
 
 
-TOP_SENTENCES = 3
-FORM_WEIGHT = 0.1  # added to a sentence's rank when it gives the kind of answer asked for
-
-
-def _form_feature(sentences: list[Sentence], forms: tuple[Form, ...]) -> float:
-    """1 when one of the best sentences gives the kind of answer the question's form asks
-    for, 0 when none does, 0.5 when the form asks for no particular kind."""
+def _form_feature(best: list[Sentence], forms: tuple[Form, ...]) -> float:
+    """1 when one of the ``best`` sentences gives the kind of answer the question's form
+    asks for, 0 when none does, 0.5 when the form asks for no particular kind."""
     if not forms:
         return 0.5
-    best = sorted(sentences, key=lambda x: x.rank, reverse=True)[:TOP_SENTENCES]
     return float(any(gives(s.text, forms) for s in best))
-UNMATCHED = 0.5  # a question word whose best match in a section is below this is not there
-PHRASING_CANDIDATE = 0.6  # a curated phrasing this close brings its section into the candidates
-SENTENCE_COVERAGE_WEIGHT = 0.1
 
 
 def _item_sentences(chunk: Chunk) -> tuple[frozenset[int], frozenset[int]]:

@@ -147,8 +147,10 @@ class Bot:
         """Compose the answer to one reading from its ranked evidence, unless it asks about a
         topic the corpus lists as out of scope and the closest sections do not cover it."""
         evidence = self.retriever.evidence(query.vector, query.terms, query.word_vectors, query.forms)
-        nearest = " ".join(f"{e.chunk.section} {' '.join(s.text for s in e.sentences)}" for e in evidence[:2])
-        topic = self.index.vocabulary.out_of_scope_topic(query.searched, nearest)
+        topic = None
+        if self.index.vocabulary.out_of_scope:  # most corpora list no topics
+            nearest = " ".join(f"{e.chunk.section} {' '.join(s.text for s in e.sentences)}" for e in evidence[:2])
+            topic = self.index.vocabulary.out_of_scope_topic(query.searched, nearest)
         if topic is not None:
             return Decision(False, f"it asks about {topic.name}, which the closest sections do not cover", tuple(evidence))
         return compose(evidence, self.threshold)
@@ -157,10 +159,13 @@ class Bot:
         """The first reading that answers when the order says so (``first``), else the
         answering reading the model trusts most; an abstention when none answers."""
         texts, first = plan
-        decided = [(queries[" ".join(t.split())], self.decide(queries[" ".join(t.split())])) for t in texts]
+        decided = []
+        for text in texts:  # in order, so a passing first reading spares the others
+            query = queries[" ".join(text.split())]
+            decided.append((query, self.decide(query)))
+            if first and decided[-1][1].answerable:
+                return decided[-1]
         answering = [d for d in decided if d[1].answerable]
-        if answering and first:
-            return answering[0]
         return max(answering or decided, key=lambda d: d[1].probability)
 
     def _question(self, plans: list, queries: dict[str, Query]) -> Reply:

@@ -150,18 +150,22 @@ def load_vocabulary(root: Path) -> Vocabulary:
                 for visitor_word in words(str(word.value)) or [str(word.value).lower()]:
                     synonyms[visitor_word] = tuple(dict.fromkeys(w for t in listed for w in words(str(t.value))))
         elif key.value in ("warm_up", "crisis_lookalikes"):
-            if not isinstance(value, yaml.SequenceNode) or not all(isinstance(q, yaml.ScalarNode) and str(q.value).strip() for q in value.value):
-                raise CorpusError(display, _line(value), f"'{key.value}:' takes a list of questions, one per '- ' line")
-            (warm_up if key.value == "warm_up" else lookalikes).extend(" ".join(str(q.value).split()) for q in value.value)
+            listed = _text_list(value, display, f"'{key.value}:' takes a list of questions, one per '- ' line")
+            (warm_up if key.value == "warm_up" else lookalikes).extend(listed)
         else:
             topics.extend(_topics(value, display))
     return Vocabulary(synonyms, tuple(warm_up), tuple(topics), tuple(lookalikes))
 
 
-def _phrase_list(node: yaml.Node, display: str, what: str) -> tuple[str, ...]:
+def _text_list(node: yaml.Node, display: str, message: str) -> tuple[str, ...]:
+    """A YAML list of non-empty texts, whitespace collapsed; else ``message`` at its line."""
     if not isinstance(node, yaml.SequenceNode) or not all(isinstance(p, yaml.ScalarNode) and str(p.value).strip() for p in node.value):
-        raise CorpusError(display, _line(node), f"'{what}:' takes a list of phrases, e.g. [pregnan*, breastfeeding]")
+        raise CorpusError(display, _line(node), message)
     return tuple(" ".join(str(p.value).split()) for p in node.value)
+
+
+def _phrase_list(node: yaml.Node, display: str, what: str) -> tuple[str, ...]:
+    return _text_list(node, display, f"'{what}:' takes a list of phrases, e.g. [pregnan*, breastfeeding]")
 
 
 def _topics(node: yaml.Node, display: str) -> list[ScopeTopic]:
