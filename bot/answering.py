@@ -10,9 +10,12 @@ citations, or an honest abstention when the evidence is not there.
    a lead-in that announces a list ("There are several benefits:") is quoted with the list;
    a sentence that only restates the question or its heading is quoted with the sentence
    that follows it; a sentence that leans on the one before ("However, this...") with that one.
-3. A second section is quoted too when it also passes and states the same thing (both sides
-   of a contradiction between pages, each with its own citation) or has a sentence closer
-   to the question than anything in the best one.
+3. The second and third sections are quoted too when the model gives them at least
+   ``ALSO_QUOTED``: it is then unsure which section answers, and the one that does is often
+   the runner-up. A sentence of another passing section that states the same thing is
+   quoted as well (both sides of a contradiction between pages, each with its own citation).
+
+The constants below were chosen on the tuning corpora only (docs/EVALUATION.md).
 """
 
 from __future__ import annotations
@@ -40,8 +43,12 @@ _ANNOUNCES = re.compile(
 MAX_SENTENCES = 3  # quoted from one section, beside a list a lead-in announces
 MAX_ITEMS = 8  # list items quoted after their lead-in
 MAX_QUOTED = 12  # sentences quoted from one section at most, lists included
-SENTENCE_MARGIN = 0.1  # sentences ranked this close to the best are quoted too
-BETTER_SENTENCE_MARGIN = 0.03
+SENTENCE_MARGIN = 0.15  # sentences ranked this close to the best are quoted too
+MAX_SECTIONS = 3  # sections quoted for one question at most
+# A runner-up section this likely to answer is quoted beside the best: among the sections
+# the model ranks second or third, the one holding the answer often reaches it. Chosen on
+# the tuning corpora (docs/EVALUATION.md).
+ALSO_QUOTED = 0.5
 PARALLEL_SIMILARITY = 0.6
 PARALLEL_MARGIN = 0.2
 
@@ -99,11 +106,8 @@ def compose(evidence: Sequence[SectionEvidence], threshold: float) -> Decision:
             evidence,
         )
     picked = [(best, quote(best))]
-    top_rank = best.best.rank
-    for other in evidence[1:3]:
-        if other.probability >= threshold and other.best.rank >= top_rank + BETTER_SENTENCE_MARGIN:
-            picked.append((other, quote(other, only_best=True)))
-            break
+    # The model is unsure which section answers: the runners-up it finds likely are quoted too.
+    picked += [(other, quote(other)) for other in evidence[1:MAX_SECTIONS] if other.probability >= ALSO_QUOTED]
     parallel = parallel_sentence(best, evidence[1:], threshold)
     if parallel is not None and all(parallel[0].key != p[0].key for p in picked):
         picked.append(parallel)
@@ -126,13 +130,13 @@ def join(sentences: Sequence[Sentence]) -> str:
     return out
 
 
-def quote(section: SectionEvidence, only_best: bool = False) -> list[Sentence]:
+def quote(section: SectionEvidence) -> list[Sentence]:
     """The sentences of ``section`` to quote, in document order, each informative."""
     ordered = list(section.sentences)  # document order
     place = {(s.row, s.index): i for i, s in enumerate(ordered)}
     ranked = sorted(ordered, key=lambda s: s.rank, reverse=True)
     top = ranked[0].rank
-    chosen = ranked[:1] if only_best else [s for s in ranked if s.rank >= top - SENTENCE_MARGIN][:MAX_SENTENCES]
+    chosen = [s for s in ranked if s.rank >= top - SENTENCE_MARGIN][:MAX_SENTENCES]
     picked: set[int] = set()
     todo = [place[(s.row, s.index)] for s in chosen]
     while todo and len(picked) < MAX_QUOTED:  # what a needed sentence needs is quoted too ("These include:" and its list)

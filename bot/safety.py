@@ -39,7 +39,7 @@ _PATTERNS = [
     r"\b(?:no|(?:don'?t|dont|do\s+not|can'?t|cant|cannot)\s+see\s+(?:a|any|the))\s+(?:reason|point|purpose)\s+(?:to|in|for|of)\s+"
     r"(?:live|living|wake|waking|go(?:ing)?\s+on|keep(?:ing)?\s+going|be(?:ing)?\s+(?:alive|here)|life|anything|tomorrow)\b",
     r"\b(?:what'?s|whats|what\s+is)\s+the\s+point\s+(?:of\s+(?:living|life|going\s+on|anything|it\s+all)|in\s+(?:living|life|going\s+on)|anymore)\b",
-    r"\bbetter\s+off\s+(?:dead|without\s+(?:me|him|her|them)|if\s+i\s+(?:was|were|wasn'?t)\b|if\s+(?:he|she|they)\s+(?:was|were|wasn'?t|weren'?t)\b)",
+    r"\bbetter\s+off\s+(?:dead|without\s+(?:me|him|her|them))",
     # Giving belongings away is a warning sign, for oneself or someone else.
     r"\b(?:giv(?:e|es|ing|en)|gave)\s+(?:away\s+)?(?:all\s+(?:of\s+)?)?(?:my|his|her|their)\s+(?:things|stuff|belongings|possessions|pets?|cat|dog)\s+away\b|\bgiv(?:e|es|ing)\s+away\s+(?:all\s+)?(?:my|his|her|their)\s+(?:things|stuff|belongings|possessions)\b",
     # Typos of cutting (cuttng, cuting) and harming oneself.
@@ -53,7 +53,11 @@ _PATTERNS = [
     r"\b(?:take|taking|swallow\w*)\s+(?:all\s+(?:of\s+)?(?:my|the|them|these|those)|them\s+all|the\s+whole\s+(?:bottle|pack))\b",
     r"\b(?:pills?|meds)\s+(?:saved|stockpiled|stashed|hoarded)|(?:saved|stockpil\w*|hoard\w*|stash\w*)\s+(?:up\s+)?(?:pills|meds)\b",
     r"\btook\s+(?:too\s+many|a\s+bunch\s+of|all\s+(?:my|the))\s+(?:pills|tablets)\b",
-    r"\b(?:hang|shoot|drown)\s+" + _ME + r"\b",
+    r"\b(?:hang|shoot|drown|stab|poison)\s+" + _ME + r"\b",
+    r"\b(?:hang|shoot|drown|stab|poison)(?:s|ing)?\s+(?:him|her|them)sel(?:f|ves)\b",
+    # "everyone would be better off if I just wasn't around"
+    r"\bbetter\s+off\s+if\s+(?:i|he|she|they)\s+(?:just\s+|simply\s+)?(?:(?:wasn'?t|weren'?t|wasnt|werent|was\s+not|were\s+not)\s+"
+    r"(?:here|around|alive|in\s+the\s+picture)|(?:was|were)\s+(?:gone|dead)|died|disappeared|never\s+existed|had\s+never\s+been\s+born)\b",
     r"\bjump\s+(?:off|from|in\s+front)\b",
     r"\b(?:want\s+to\s+)?(?:disappear|vanish)\s+(?:for(?:ever|\s+good))\b|\bwant\s+to\s+(?:disappear|vanish|not\s+exist|sleep\s+forever)\b",
     r"\b(?:want|need)\s+(?:it|everything|it\s+all|all\s+of\s+(?:it|this)|life|my\s+life)\s+to\s+(?:stop|end)\b(?:.{0,20}\b(?:forever|for\s+good|permanently))?",

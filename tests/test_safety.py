@@ -29,11 +29,13 @@ CRISIS = [
     "I have pills saved up and I'm going to take them all",
     "i'm a burden to everyone",
     "I can't go on like this",
+    "everyone would be better off if i just wasnt here",
     "how much does it cost. honestly i dont see the point in living anymore",
     # Someone else at risk: the worried parent or partner gets the same numbers.
     "My son told me tonight he wants to die. What should I do?",
     "my wife keeps saying she wants to end her life",
     "my friend has been cutting herself",
+    "my husband told me he's going to shoot himself if this doesn't work",
 ]
 LOOK_ALIKES = [
     "does ketamine kill pain?",
@@ -48,6 +50,8 @@ LOOK_ALIKES = [
     "how do I stop the nausea?",
     "he wants to try it, how much is it",
     "i dont see the point of paying so much",
+    "would I be better off if I was here early for my first visit?",
+    "my skin would be better off if I was more careful in the sun",
 ]
 
 
