@@ -61,6 +61,21 @@ def build_app(settings: Settings, holder: BotHolder | None = None, log: ChatLog 
     return app, holder, log
 
 
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, which says once where to go when it is listening."""
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            host, port = self.config.host, self.config.port
+            base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+            print(
+                f"Clinic FAQ bot listening on {base}: staff console {base}/ · widget demo {base}/demo · "
+                f"API POST {base}/api/chat (health {base}/healthz)",
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the clinic's FAQ bot.")
     parser.add_argument("--host", help="address to listen on (FAQBOT_HOST, default 127.0.0.1)")
@@ -81,8 +96,9 @@ def main(argv: list[str] | None = None) -> None:
         # would wait for them.
         # proxy_headers=False: the client address is the connection's unless FAQBOT_TRUST_PROXY
         # says otherwise (bot.ratelimit reads X-Forwarded-For then).
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=5, proxy_headers=False)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                                timeout_graceful_shutdown=5, proxy_headers=False)
+        AnnouncingServer(config).run()
     finally:
         log.close()
 

@@ -155,7 +155,7 @@ def bench_index() -> Path:
     saved = vocabulary.load(path, "all-MiniLM-L6-v2", 384)
     if saved is None or len(saved[0]) < settings.warm_words:
         cache = CachingEmbedder(MiniLMEmbedder(threads=SERVING_TORCH_THREADS))
-        words = vocabulary.frequent_words(cache, settings.warm_words)
+        words = cache.frequent_words(settings.warm_words)
         vocabulary.compute(cache, words, path, start=vocabulary.pin_saved(cache, words, path), chunk=64)
     return out
 

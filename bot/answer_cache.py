@@ -2,12 +2,12 @@
 
 The key is the question and the conversation before it, both normalised, and the build id
 of the index that answered: a reply is only ever reused for the same words asked of the
-same index. Normalising only folds case and trims the ends, which the bot ignores (the
-model is uncased, the crisis check and retrieval read lower case: the same replies for all
-277 evaluation and hold-out questions in upper and lower case). Punctuation and the spaces
-between words are kept: "?" changes a reply, and so, today, can a double space. The cache
-is bounded (least recently used replies go first) and the serving holder empties it
-whenever it swaps in a new index (bot.runtime).
+same index. Normalising only folds case, runs of spaces and the ends, which the bot
+ignores (the model is uncased, the crisis check and retrieval read lower case: the same
+replies for all 277 evaluation and hold-out questions in upper and lower case; the bot
+reads "do  i" as "do i"). Punctuation is kept: "?" changes a reply. The cache is bounded
+(least recently used replies go first) and the serving holder empties it whenever it swaps
+in a new index (bot.runtime).
 
 The cache never stands between a visitor and a reply: if it fails, the bot answers as if
 there were no cache, and the failure is logged once.
@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 def normalise(text: str) -> str:
-    """``text`` as the cache compares it: case folded and trimmed."""
-    return text.casefold().strip()
+    """``text`` as the cache compares it: case folded, runs of spaces as one, trimmed."""
+    return " ".join(text.casefold().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +96,7 @@ class AnswerCache:
 class CachedBot:
     """A :class:`~bot.service.Bot` whose replies are remembered in an :class:`AnswerCache`.
 
-    ``answer`` looks the question up first and asks the bot only on a miss; everything
-    else (``index``, ``index_status``, ``retriever``, ...) is the bot's own.
+    ``answer`` looks the question up first and asks the bot (``bot``) only on a miss.
     """
 
     def __init__(self, bot: Bot, cache: AnswerCache) -> None:
@@ -130,6 +129,3 @@ class CachedBot:
         if not self._failing:
             self._failing = True
             logger.exception("%s the answer cache failed: answering without it", doing)
-
-    def __getattr__(self, name: str):
-        return getattr(self.bot, name)

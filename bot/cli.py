@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides = {}
-    if getattr(args, "corpus", None):
+    if args.corpus:
         overrides["corpus_dir"] = Path(args.corpus)
-    if getattr(args, "index", None):
+    if args.index:
         overrides["index_dir"] = Path(args.index)
     return replace(settings, **overrides)
 
@@ -184,6 +184,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The clinic's FAQ bot: index the corpus, ask questions, evaluate answers.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.set_defaults(corpus=None, index=None)  # every command reads both (index has --out)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="embed the corpus into an index folder")

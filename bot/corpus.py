@@ -25,10 +25,8 @@ from .text import slugify, split_sentences
 
 logger = logging.getLogger(__name__)
 
-CORPUS_SUFFIXES = SUFFIXES
 QUESTIONS_FILES = ("questions.yaml", "questions.yml")  # curated phrasings, see bot.questions
 VOCABULARY_FILES = ("vocabulary.yaml", "vocabulary.yml")  # synonyms and warm-up questions, see bot.wording
-_LIST_ITEM = LIST_ITEM
 _EMPTY_HINT = {
     ".md": "add a '# Title' and paragraphs, or delete it",
     ".txt": "add paragraphs of text, or delete it",
@@ -159,7 +157,7 @@ def _document(outline: Outline, name: str, display: str, suffix: str) -> Documen
 
 def item_text(block: Block) -> str:
     """The words of a list item without its bullet or number."""
-    return _LIST_ITEM.sub("", block.text, count=1) if block.is_item else block.text
+    return LIST_ITEM.sub("", block.text, count=1) if block.is_item else block.text
 
 
 def _groups(section: Section, max_words: int) -> list[list[Block]]:
@@ -230,7 +228,7 @@ def corpus_files(root: Path) -> list[Path]:
     and folders (``.git``, ``.DS_Store``) are left out."""
     if not root.is_dir():
         raise CorpusError(root, None, "corpus folder not found: create it or pass --corpus")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in CORPUS_SUFFIXES and _visible(p, root))
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and _visible(p, root))
 
 
 def questions_file(root: Path) -> Path | None:
@@ -257,16 +255,16 @@ def load_corpus(root: Path) -> list[Document]:
     ignored = [
         p
         for p in root.rglob("*")
-        if _visible(p, root) and p.suffix.lower() not in CORPUS_SUFFIXES and p.name not in (*QUESTIONS_FILES, *VOCABULARY_FILES)
+        if _visible(p, root) and p.suffix.lower() not in SUFFIXES and p.name not in (*QUESTIONS_FILES, *VOCABULARY_FILES)
     ]
     for path in sorted(ignored):
         logger.warning(
             "%s: not a format the bot reads (%s); it is left out of the index",
             display_path(path, root),
-            ", ".join(CORPUS_SUFFIXES),
+            ", ".join(SUFFIXES),
         )
     if not files:
-        raise CorpusError(root, None, f"holds no documents ({', '.join(CORPUS_SUFFIXES)}): add the clinic's pages there")
+        raise CorpusError(root, None, f"holds no documents ({', '.join(SUFFIXES)}): add the clinic's pages there")
     names: dict[str, Path] = {}
     digests: dict[bytes, Path] = {}
     for path in files:

@@ -146,3 +146,6 @@ class CachedEmbedder:
 
     def known_words(self) -> frozenset[str]:
         return frozenset()
+
+    def frequent_words(self, n: int) -> list[str]:
+        return []

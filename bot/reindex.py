@@ -122,6 +122,9 @@ class _ModelOnDemand:
     def known_words(self) -> frozenset[str]:
         return frozenset()
 
+    def frequent_words(self, n: int) -> list[str]:
+        return []
+
 
 def reindex(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildSummary:
     """Rebuild the index of ``settings.index_dir`` from ``settings.corpus_dir``, embedding

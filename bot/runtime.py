@@ -35,7 +35,7 @@ from .errors import BotError
 from .index import read_manifest
 from .reindex import BuildSummary, reindex
 from .replies import Reply, Turn
-from .service import Bot
+from .service import Bot, IndexStatus
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -51,11 +51,15 @@ _thread = threading.local()
 class ServedBot:
     """The bot as a server serves it: replies from the answer cache when there is one,
     and FAISS searching on ``SERVING_FAISS_THREADS`` in every thread that answers.
-    Everything but ``answer`` is the bot's own."""
+    ``index`` and ``index_status`` are the bot's own."""
 
     def __init__(self, bot: Bot, cache: AnswerCache | None = None) -> None:
         self.bot = bot
+        self.index = bot.index
         self._cached = CachedBot(bot, cache) if cache is not None else None
+
+    def index_status(self) -> IndexStatus:
+        return self.bot.index_status()
 
     def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
         if not getattr(_thread, "faiss_threads_set", False):
@@ -63,8 +67,6 @@ class ServedBot:
             _thread.faiss_threads_set = True
         return (self._cached or self.bot).answer(message, history)
 
-    def __getattr__(self, name: str):
-        return getattr(self.bot, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +198,7 @@ class BotHolder:
         n = self.settings.warm_words
         if n <= 0 or not own_model or not isinstance(cache, CachingEmbedder) or cache.pinned:
             return
-        words = vocabulary.frequent_words(cache, n)
+        words = cache.frequent_words(n)
         path = self.settings.index_dir / vocabulary.FILE
         pinned = vocabulary.pin_saved(cache, words, path)
         if pinned == len(words):

@@ -114,11 +114,6 @@ def is_crisis(message: str) -> bool:
     return bool(_CRISIS.search(text))
 
 
-def crisis_reply(contacts_text: str) -> str:
-    """The text that leads every crisis answer; the numbers come from the settings."""
-    return contacts_text
-
-
 # Ways people in crisis write that the patterns above may miss. A message whose meaning is
 # close to one of these (and closer than to any look-alike below) is treated as a crisis.
 CRISIS_EXAMPLES = (

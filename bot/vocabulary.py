@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedder import CachingEmbedder, Embedder
+from .embedder import CachingEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +66,6 @@ def save(path: Path, model: str, words: list[str], vectors: np.ndarray) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def frequent_words(embedder: Embedder, n: int) -> list[str]:
-    """The model's ``n`` most frequent words, or none for a model that cannot say."""
-    while hasattr(embedder, "inner") and not hasattr(embedder, "frequent_words"):
-        embedder = embedder.inner
-    ask = getattr(embedder, "frequent_words", None)
-    return ask(n) if ask is not None else []
 
 
 def pin_saved(cache: CachingEmbedder, words: list[str], path: Path) -> int:

@@ -34,7 +34,7 @@ def test_each_answer_is_recorded_with_its_channel_and_latency(api_and_log):
     log.flush()
     api_row, widget_row = log.store.exchanges()  # newest first
     assert widget_row.channel == "widget" and widget_row.question == "how much does it cost?"
-    assert widget_row.sections == ("How much does ketamine infusion cost?",) and widget_row.latency_ms > 0
+    assert widget_row.sections[0] == "How much does ketamine infusion cost?" and widget_row.latency_ms > 0
     assert api_row.channel == "api" and api_row.abstained and api_row.question == "what's the weather in Paris today? mail me at [email]"
 
 

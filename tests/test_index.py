@@ -11,7 +11,7 @@ import pytest
 from bot.corpus import corpus_hash, load_chunks
 from bot.embedder import HashEmbedder
 from bot.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from bot.index import build_index, current_build, load_index, passage_text, staleness
+from bot.index import build, current_build, load_index, passage_text, staleness
 from bot.service import Bot
 from bot.settings import Settings
 
@@ -22,7 +22,7 @@ CORPUS = ROOT / "corpus"
 @pytest.fixture()
 def hashed_index(tmp_path, hash_embedder):
     chunks = load_chunks(CORPUS)
-    build_index(chunks, hash_embedder, tmp_path / "index", corpus_hash(CORPUS))
+    build(chunks, hash_embedder, tmp_path / "index", corpus_hash(CORPUS))
     return tmp_path / "index", chunks
 
 
@@ -49,11 +49,11 @@ def test_real_index_matches_numpy_brute_force(bot, embedder):
 
 def test_folder_holds_manifest_passages_and_vectors(hashed_index):
     out, chunks = hashed_index
-    build = current_build(out)
-    manifest = json.loads((build / "manifest.json").read_text())
+    folder = current_build(out)
+    manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["model"] == "hash-embedder" and manifest["passages"] == len(chunks)
     assert manifest["corpus_hash"] == corpus_hash(CORPUS)
-    lines = (build / "passages.jsonl").read_text().splitlines()
+    lines = (folder / "passages.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == [c.id for c in chunks]
     assert (out / "current").is_symlink()
 
@@ -61,7 +61,7 @@ def test_folder_holds_manifest_passages_and_vectors(hashed_index):
 def test_rebuild_swaps_and_keeps_the_previous_build(hashed_index, hash_embedder):
     out, chunks = hashed_index
     first = current_build(out)
-    build_index(chunks, hash_embedder, out, corpus_hash(CORPUS))
+    build(chunks, hash_embedder, out, corpus_hash(CORPUS))
     assert current_build(out) != first
     assert (out / "previous").resolve() == first
     assert not list(out.glob(".tmp-*"))
@@ -90,7 +90,7 @@ def test_stale_index_is_reported(tmp_path, hash_embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.md").write_text("# A\n\n## Cost\n\nIt costs $10.\n")
-    build_index(load_chunks(corpus), hash_embedder, tmp_path / "index", corpus_hash(corpus))
+    build(load_chunks(corpus), hash_embedder, tmp_path / "index", corpus_hash(corpus))
     assert staleness(tmp_path / "index", corpus_hash(corpus), "hash-embedder") is None
     (corpus / "a.md").write_text("# A\n\n## Cost\n\nIt costs $20.\n")
     assert "corpus changed" in staleness(tmp_path / "index", corpus_hash(corpus), "hash-embedder")

@@ -91,7 +91,7 @@ class _Refused(Exception):
 def answered(request: Request, message: str, reply: Reply, started: float) -> JSONResponse:
     """The reply as JSON, recorded in the question log (``app.state.chat_log``, set by app.py)
     as channel "widget" (header ``X-FAQBot-Channel: widget``) or "api". Never raises."""
-    chat_log = getattr(request.app.state, "chat_log", None)
+    chat_log = request.app.state.chat_log
     if chat_log is not None:
         chat_log.record(channel_from_headers(request.headers), message, reply, time.perf_counter() - started)
     return JSONResponse(reply.to_json())
@@ -157,6 +157,7 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
     check_limits(settings)
     limiter = RateLimiter.from_settings(settings)
     api = FastAPI(title="Clinic FAQ bot", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_warmed(lifespan))
+    api.state.chat_log = None  # a ChatLog when app.py gives one: each answered message is recorded
     api.state.rate_limiter = limiter
     api.add_middleware(
         CORSMiddleware,

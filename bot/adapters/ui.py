@@ -334,19 +334,16 @@ class Console:
             ("model", f"{m.model} ({m.dim} dimensions)"), ("built", m.built_at), ("build", m.build_id),
             ("corpus hash", f"`{m.corpus_hash}`"), ("index folder", f"`{self.settings.index_dir}`"),
         ]
-        reload = getattr(self.holder, "reload_status", None)
-        if reload is not None and reload.status == "failed":
+        reload = self.holder.reload_status
+        if reload.status == "failed":
             fresh += f"\n\n⚠ The last new index ({reload.build_id}) was refused, the one below is still served: {reload.error}"
         table = "\n".join(f"| {k} | {v} |" for k, v in rows)
         return f"{fresh}\n\n| | |\n| --- | --- |\n{table}"
 
     def reindex(self, progress: gr.Progress = gr.Progress()):  # noqa: B008 (how Gradio injects a progress bar)
         """Re-index the corpus and serve the new index ("Re-index now"). Returns (result, index info)."""
-        run = getattr(self.holder, "reindex", None)
-        if run is None:
-            return "This server cannot re-index by itself: run `python -m bot index`.", self.index_info()
         try:
-            summary, result = run(progress=lambda done, total: progress((done, total), desc="embedding changed text"))
+            summary, result = self.holder.reindex(progress=lambda done, total: progress((done, total), desc="embedding changed text"))
         except BotError as exc:  # a mistake in a corpus file: nothing was built
             return f"⚠ Nothing was re-indexed: {exc}", self.index_info()
         built = summary.line(self.settings.index_dir) if summary.build_id else "the index was already current"
