@@ -1,12 +1,13 @@
 # make run: set up, build the index if it is missing or stale, serve on http://127.0.0.1:7860
 # make test: set up, run the tests (the browser tests need /usr/bin/chromium)
+# make test-fast: the tests that need no model, no server and no browser (under a minute)
 # make soak: 32 visitors for 60 s on loopback while re-indexing twice (docs/RELIABILITY.md)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install index run test eval lint clean bench bench-scale soak
+.PHONY: install index run test test-fast eval lint clean bench bench-scale soak
 
 install: $(STAMP)
 
@@ -24,6 +25,9 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m fast
 
 soak: install
 	$(PY) scripts/soak.py --seconds 60 --clients 32 --reindexes 2 --json data/soak.json

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from cachetools import LRUCache
 
 from .replies import Reply, Turn
 
@@ -61,27 +62,23 @@ class AnswerCache:
         if capacity < 1:
             raise ValueError("capacity must be at least 1: serve the bot without a cache to cache nothing")
         self.capacity = capacity
-        self._replies: OrderedDict[CacheKey, Reply] = OrderedDict()
+        self._replies: LRUCache[CacheKey, Reply] = LRUCache(maxsize=capacity)  # not thread-safe: under _lock
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
 
     def get(self, key: CacheKey) -> Reply | None:
         with self._lock:
-            reply = self._replies.get(key)
+            reply = self._replies.get(key)  # a hit becomes the most recently used
             if reply is None:
                 self._misses += 1
                 return None
-            self._replies.move_to_end(key)
             self._hits += 1
             return reply
 
     def put(self, key: CacheKey, reply: Reply) -> None:
         with self._lock:
-            self._replies[key] = reply
-            self._replies.move_to_end(key)
-            while len(self._replies) > self.capacity:
-                self._replies.popitem(last=False)
+            self._replies[key] = reply  # the least recently used goes when it is full
 
     def clear(self) -> None:
         """Forget every reply (the hit counts stay)."""

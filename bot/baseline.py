@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .replies import Citation, Reply, Turn
+from .replies import Citation, Reply, ReplyKind, Turn
 from .service import Bot
 
 
@@ -34,7 +34,7 @@ class BaselineBot:
             return self.bot.abstention(f"top passage similarity {score:.2f} < {self.threshold}", message)
         chunk = self.bot.index.chunks[row]
         citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, chunk.text, round(score, 4))
-        return Reply(chunk.text, False, False, (citation,), f"top passage similarity {score:.2f}", message)
+        return Reply(chunk.text, ReplyKind.ANSWER, (citation,), f"top passage similarity {score:.2f}", message)
 
     def calibrate(self, cases, passed) -> float:
         """Pick the threshold that passes the most answer and abstain cases of ``cases``."""

@@ -12,11 +12,11 @@ import os
 import queue
 import threading
 import time
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
+from cachetools import LRUCache
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class CachingEmbedder:
         self.max_texts = max_texts
         self.hits = 0
         self.misses = 0
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=size)  # not thread-safe: under _lock
         self._pinned: dict[str, np.ndarray] = {}  # never evicted (see pin)
         self._lock = threading.Lock()
 
@@ -274,9 +274,7 @@ class CachingEmbedder:
             for text in texts:
                 vector = self._pinned.get(text)
                 if vector is None:
-                    vector = self._vectors.get(text)
-                    if vector is not None:
-                        self._vectors.move_to_end(text)
+                    vector = self._vectors.get(text)  # a hit becomes the most recently used
                 if vector is not None:
                     found[text] = vector
             missing = list(dict.fromkeys(t for t in texts if t not in found))
@@ -289,10 +287,7 @@ class CachingEmbedder:
                 for text, vector in zip(missing, vectors, strict=True):
                     vector = vector.copy()
                     vector.flags.writeable = False  # shared by every caller that asks again
-                    found[text] = self._vectors[text] = vector
-                    self._vectors.move_to_end(text)
-                while len(self._vectors) > self.size:
-                    self._vectors.popitem(last=False)
+                    found[text] = self._vectors[text] = vector  # the least recently used go
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         return np.vstack([found[t] for t in texts])

@@ -12,6 +12,10 @@ The client address is the connection's, unless the settings say how many proxies
 front of the server (``FAQBOT_TRUST_PROXY``): then it is read from ``X-Forwarded-For``,
 counting from the right, because only the entries the trusted proxies appended are true
 (anything to their left is whatever the client chose to send).
+
+Why not a rate-limiting library: the crisis bypass, the /64 keying and the proxy counting
+are ours and would wrap any of them; the bucket is ten lines. The bounded table of clients
+is cachetools' LRU map.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import ipaddress
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from cachetools import LRUCache
 
 from .settings import Settings
 
@@ -47,9 +52,9 @@ class RateLimiter:
         self.per_minute = per_minute
         self.burst = burst
         self._rate = per_minute / 60.0  # tokens per second
-        self._max_clients = max_clients
         self._clock = clock
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        # The least recently seen clients are forgotten beyond max_clients (under _lock).
+        self._buckets: LRUCache[str, _Bucket] = LRUCache(maxsize=max_clients)
         self._lock = threading.Lock()
 
     @classmethod
@@ -70,10 +75,7 @@ class RateLimiter:
             bucket = self._buckets.get(client)
             if bucket is None:
                 bucket = self._buckets[client] = _Bucket(float(self.burst), now)
-                if len(self._buckets) > self._max_clients:
-                    self._buckets.popitem(last=False)
             else:
-                self._buckets.move_to_end(client)
                 bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self._rate)
                 bucket.at = now
             if bucket.tokens >= 1.0:

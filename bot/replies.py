@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +24,31 @@ class Turn:
     content: str
 
 
+class ReplyKind(StrEnum):
+    """What a reply is: the one value the core decides (the JSON says it as two flags)."""
+
+    ANSWER = "answer"  # the clinic's sentences, cited
+    ABSTENTION = "abstention"  # the pages do not answer: said plainly, with the contacts
+    CRISIS = "crisis"  # crisis resources first (maybe followed by an answer)
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     answer: str
-    abstained: bool
-    crisis: bool
+    kind: ReplyKind
     citations: tuple[Citation, ...] = ()
     # Why the bot answered as it did, for the staff console: not shown to visitors.
     reason: str = ""
     query: str = ""  # the question as searched, after follow-up resolution
     passages: tuple[dict, ...] = field(default=(), compare=False)
+
+    @property
+    def abstained(self) -> bool:
+        return self.kind is ReplyKind.ABSTENTION
+
+    @property
+    def crisis(self) -> bool:
+        return self.kind is ReplyKind.CRISIS
 
     def to_json(self, debug: bool = False) -> dict:
         data = {

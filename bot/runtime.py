@@ -34,7 +34,7 @@ from .embedder import SERVING_TORCH_THREADS, BatchingEmbedder, CachingEmbedder, 
 from .errors import BotError
 from .index import read_manifest
 from .reindex import BuildSummary, reindex
-from .replies import Reply, Turn
+from .replies import Reply, ReplyKind, Turn
 from .service import Bot, IndexStatus
 from .settings import Settings
 
@@ -293,7 +293,7 @@ class BotHolder:
         return {**self.reload_status.to_json(), "served": self.served_build_id()}
 
     def crisis_only(self) -> Reply:
-        return Reply(self.settings.crisis_text, abstained=False, crisis=True, reason="the message speaks of suicide or self-harm")
+        return Reply(self.settings.crisis_text, ReplyKind.CRISIS, reason="the message speaks of suicide or self-harm")
 
 
 def _now() -> str:

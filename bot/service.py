@@ -16,7 +16,7 @@ from .followups import readings
 from .index import LoadedIndex, load_index
 from .parts import split_parts
 from .query import Query, prepare
-from .replies import Citation, Reply, Turn
+from .replies import Citation, Reply, ReplyKind, Turn
 from .retrieval import Retriever
 from .safety import CrisisDetector
 from .settings import Settings
@@ -91,7 +91,7 @@ class Bot:
 
     def abstention(self, reason: str, query: str = "", passages: tuple[dict, ...] = ()) -> Reply:
         text = ABSTAIN_TEXT.format(contact=self.contacts.sentence())
-        return Reply(text, abstained=True, crisis=False, reason=reason, query=query, passages=passages)
+        return Reply(text, ReplyKind.ABSTENTION, reason=reason, query=query, passages=passages)
 
     def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
         """Answer one visitor message, given the conversation before it.
@@ -126,7 +126,7 @@ class Bot:
             if not extra.abstained:
                 text = f"{text}\n\n{extra.answer}"
                 citations = extra.citations
-        return Reply(text, abstained=False, crisis=True, citations=citations, reason="the message speaks of suicide or self-harm")
+        return Reply(text, ReplyKind.CRISIS, citations=citations, reason="the message speaks of suicide or self-harm")
 
     def _contact_reply(self, query: str) -> Reply | None:
         """The corpus's sentence with the clinic's email and phone, cited."""
@@ -135,13 +135,13 @@ class Bot:
         if quote is None or chunk is None:
             return None
         citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, quote, 1.0)
-        return Reply(quote, False, False, (citation,), "the visitor asks how to reach the clinic", query)
+        return Reply(quote, ReplyKind.ANSWER, (citation,), "the visitor asks how to reach the clinic", query)
 
     def _summary_reply(self, query: str) -> Reply:
         chunk = self._summary[0]
         text = " ".join(s for c in self._summary for s in c.sentences[:3])
         citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, text, 1.0)
-        return Reply(text, False, False, (citation,), "the visitor asks for the gist: the conclusion", query)
+        return Reply(text, ReplyKind.ANSWER, (citation,), "the visitor asks for the gist: the conclusion", query)
 
     def decide(self, query: Query) -> Decision:
         """Compose the answer to one reading from its ranked evidence, unless it asks about a
@@ -185,14 +185,14 @@ class Bot:
             text = "\n\n".join([text, " ".join(missing)])
         reason = "; ".join(f"part '{part}': {d.reason}" for part, _, d in answered)
         passages = self._passages(found[0][2])
-        return Reply(text, False, False, citations, reason, " | ".join(q.searched for _, q, _ in answered), passages)
+        return Reply(text, ReplyKind.ANSWER, citations, reason, " | ".join(q.searched for _, q, _ in answered), passages)
 
     def _reply(self, query: Query, decision: Decision) -> Reply:
         passages = self._passages(decision)
         if not decision.answerable:
             return self.abstention(decision.reason, query.searched, passages)
         text, citations = render(decision.quotes)
-        return Reply(text, False, False, citations, decision.reason, query.searched, passages)
+        return Reply(text, ReplyKind.ANSWER, citations, decision.reason, query.searched, passages)
 
     @staticmethod
     def _passages(decision: Decision) -> tuple[dict, ...]:

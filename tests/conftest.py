@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from serving import Server
 
 from bot.embedder import HashEmbedder, MiniLMEmbedder
 from bot.reindex import reindex
@@ -19,7 +14,23 @@ from bot.service import Bot
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
+# Tests of code read this frozen copy of the article, never the live corpus/: a clinic that
+# edits its pages must not break them. The live corpus is held to the evaluation minimums in
+# tests/test_quality.py.
+CORPUS = ROOT / "tests" / "data" / "corpora" / "article" / "corpus"
+LIVE_CORPUS = ROOT / "corpus"
+
+
+# The fast tier (make test-fast, `pytest -m fast`): every test that needs no model, no server
+# and no browser. A test is in it unless it asks, directly or through another fixture, for
+# one of these, or is marked ``slow`` (it starts a model, a server or Chromium by itself).
+NEEDS_MORE_THAN_CODE = frozenset({"embedder", "browser", "server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") is None and not NEEDS_MORE_THAN_CODE & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.fast)
 
 
 @pytest.fixture(scope="session")
@@ -83,48 +94,13 @@ def small_clinic(tmp_path: Path) -> Settings:
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", reload_interval=0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env: dict[str, str], timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
-    """Start ``python app.py`` on a free port and wait for /healthz to answer 200.
-
-    The rate limit is off unless ``env`` sets FAQBOT_RATE_LIMIT: these servers take many
-    questions from one address (tests/test_hardening.py tests the limiter)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, "FAQBOT_RATE_LIMIT": "0", **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not become ready")
-
-
 @pytest.fixture(scope="session")
 def server(settings, tmp_path_factory) -> str:
     """A real server (app.py) on a free port, serving the session's index."""
-    log = tmp_path_factory.mktemp("log") / "faqbot.sqlite3"
-    proc, base = start_server(
-        {"FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS), "FAQBOT_DB": str(log)}
-    )
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    tmp = tmp_path_factory.mktemp("server")
+    server = Server(
+        {"FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS), "FAQBOT_DB": str(tmp / "faqbot.sqlite3")},
+        tmp / "server.log",
+    ).start()
+    yield server.base
+    server.stop()

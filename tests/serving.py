@@ -65,10 +65,14 @@ def free_port() -> int:
 
 
 class Server:
-    """``python app.py`` on a loopback port with ``env`` on top of the test's environment."""
+    """``python app.py`` on a loopback port with ``env`` on top of the test's environment:
+    the one launcher of every test that needs a real server.
+
+    The rate limit is off unless ``env`` sets FAQBOT_RATE_LIMIT: these servers take many
+    questions from one address (tests/test_hardening.py tests the limiter)."""
 
     def __init__(self, env: dict[str, str], log: Path, *, sandbox: Path | None = None) -> None:
-        self.env = {**os.environ, **env}
+        self.env = {**os.environ, "FAQBOT_RATE_LIMIT": "0", **env}
         self.log = log
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

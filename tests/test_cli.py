@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+from conftest import CORPUS, ROOT
 
 
 def run(*args: str, index_dir: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FAQBOT_INDEX_DIR": str(index_dir), "FAQBOT_CORPUS_DIR": str(ROOT / "corpus")}
+    env = {**os.environ, "FAQBOT_INDEX_DIR": str(index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS)}
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=check)
 
 
@@ -39,6 +40,7 @@ def test_help_lists_the_commands(index_dir):
         assert command in out
 
 
+@pytest.mark.slow  # starts a model or a server by itself
 def test_index_builds_then_skips_when_current(tmp_path):
     out = tmp_path / "idx"
     first = run("index", "--out", str(out), "--json", index_dir=out)
@@ -48,6 +50,7 @@ def test_index_builds_then_skips_when_current(tmp_path):
     assert "is current" in again.stdout
 
 
+@pytest.mark.slow  # starts a model or a server by itself
 def test_missing_index_is_a_clear_error(tmp_path):
     result = run("ask", "cost?", index_dir=tmp_path / "none", check=False)
     assert result.returncode == 2

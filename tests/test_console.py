@@ -12,7 +12,7 @@ import pytest
 
 from bot.adapters.ui import Console, ConsoleSession, OpenConsoleRefused, staff_auth
 from bot.errors import CorpusError
-from bot.replies import Citation, Reply
+from bot.replies import Citation, Reply, ReplyKind
 from bot.runtime import BotHolder
 from bot.service import Bot
 from bot.storage import ChatLog, Store
@@ -20,8 +20,8 @@ from bot.storage import ChatLog, Store
 COST_LINK = "/source/ketamine-infusion-insurance#how-much-does-ketamine-infusion-cost"
 COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/ketamine-infusion-insurance.md",
                 COST_LINK, "typically around $400-$600 per session", 0.5)
-ANSWERED = Reply("It is typically around $400-$600 per session.", False, False, (COST,))
-ABSTAINED = Reply("I'm sorry, I can't find an answer to that.", True, False, ())
+ANSWERED = Reply("It is typically around $400-$600 per session.", ReplyKind.ANSWER, (COST,))
+ABSTAINED = Reply("I'm sorry, I can't find an answer to that.", ReplyKind.ABSTENTION, ())
 
 
 @pytest.fixture()

@@ -11,8 +11,9 @@ import time
 
 import httpx
 import pytest
-from conftest import CORPUS, ROOT, start_server
+from conftest import CORPUS, ROOT
 from gradio_client import Client
+from serving import Server
 
 USER, PASSWORD = "nurse", "correct horse battery"
 ORIGIN = "http://clinic.example"
@@ -22,14 +23,13 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 
 @pytest.fixture(scope="module")
 def staff_server(settings, tmp_path_factory):
-    db = tmp_path_factory.mktemp("log") / "faqbot.sqlite3"
-    proc, base = start_server({
-        "FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS), "FAQBOT_DB": str(db),
+    tmp = tmp_path_factory.mktemp("staff")
+    server = Server({
+        "FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS), "FAQBOT_DB": str(tmp / "faqbot.sqlite3"),
         "FAQBOT_STAFF_USER": USER, "FAQBOT_STAFF_PASSWORD": PASSWORD, "FAQBOT_ALLOWED_ORIGINS": ORIGIN,
-    })
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    }, tmp / "server.log").start()
+    yield server.base
+    server.stop()
 
 
 def wait_for(check, timeout: float = 10.0):
@@ -113,6 +113,7 @@ def test_a_staff_member_rates_an_answer_in_the_browser(staff_server, tmp_path):
         browser.close()
 
 
+@pytest.mark.slow  # starts a model or a server by itself
 def test_the_server_refuses_an_open_console_on_the_network(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAQBOT_")}
     env["FAQBOT_DB"] = str(tmp_path / "faqbot.sqlite3")

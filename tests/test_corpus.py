@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from conftest import CORPUS, ROOT
 
 from bot.corpus import chunk_document, corpus_hash, load_chunks, load_corpus, parse_markdown
 from bot.errors import CorpusError
 from bot.text import normalize, slugify, split_sentences
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "tests" / "data" / "article-as-handed-over.txt"  # the clinic's original text
 HEADINGS = [
     "What is ketamine infusion?",
@@ -25,7 +24,7 @@ HEADINGS = [
 
 
 def test_sections_and_anchors_follow_the_headings():
-    (doc,) = load_corpus(ROOT / "corpus")
+    (doc,) = load_corpus(CORPUS)
     assert doc.title == "Is Ketamine Infusion Covered by Insurance?"
     titles = [s.title for s in doc.sections]
     assert titles[1:] == HEADINGS
@@ -37,14 +36,14 @@ def test_sections_and_anchors_follow_the_headings():
 
 
 def test_ids_are_stable_and_derived_from_content():
-    first = load_chunks(ROOT / "corpus")
-    second = load_chunks(ROOT / "corpus")
+    first = load_chunks(CORPUS)
+    second = load_chunks(CORPUS)
     assert [c.id for c in first] == [c.id for c in second]
     assert len({c.id for c in first}) == len(first)
 
 
 def test_every_sentence_of_the_article_is_in_a_passage():
-    chunks = load_chunks(ROOT / "corpus")
+    chunks = load_chunks(CORPUS)
     kept = {normalize(s) for c in chunks for s in c.sentences}
     article = ARTICLE.read_text(encoding="utf-8").splitlines()
     sentences = [
@@ -59,7 +58,7 @@ def test_every_sentence_of_the_article_is_in_a_passage():
 
 
 def test_list_items_stay_with_their_section():
-    chunks = load_chunks(ROOT / "corpus")
+    chunks = load_chunks(CORPUS)
     risks = [c for c in chunks if c.anchor == "are-there-any-risks-associated-with-ketamine-infusion"]
     text = " ".join(c.text for c in risks)
     for item in ("Discomfort:", "Dizziness:", "Nausea:", "Bladder problems:"):

@@ -34,7 +34,7 @@ from bot.embedder import MODEL_NAME, HashEmbedder
 from bot.errors import IndexCorrupt, IndexMismatch
 from bot.index import current_build, load_build, load_index, read_manifest
 from bot.reindex import reindex
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.runtime import BotHolder
 from bot.settings import Settings
 from bot.storage import ChatLog, Store
@@ -121,6 +121,7 @@ def test_a_reindex_killed_at_any_step_leaves_a_loadable_index(tmp_path, step):
     assert list(settings.index_dir.glob(".tmp-*")) == []
 
 
+@pytest.mark.slow  # starts a model or a server by itself
 def test_the_real_command_killed_at_random_moments_leaves_a_loadable_index(tmp_path):
     settings = small_clinic(tmp_path)
     run = [sys.executable, "-m", "bot", "index", "--corpus", str(settings.corpus_dir), "--out", str(settings.index_dir)]
@@ -252,7 +253,7 @@ class LongAnswerBot:
     """Answers with a long reply, so every log row needs new database pages."""
 
     def answer(self, message: str, history=()) -> Reply:
-        return Reply("An infusion costs $450. " * 800, abstained=False, crisis=False)
+        return Reply("An infusion costs $450. " * 800, ReplyKind.ANSWER)
 
 
 @contextmanager
@@ -344,6 +345,7 @@ def test_answers_keep_flowing_while_the_log_cannot_be_written_and_writing_resume
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == errors  # logged once, not once per row
 
 
+@pytest.mark.slow  # starts a model or a server by itself
 def test_answers_keep_flowing_while_another_process_locks_the_log(logged_api, caplog):
     client, log, store = logged_api
     ask_quickly(client, "before the lock")
@@ -369,7 +371,7 @@ def test_answers_keep_flowing_while_another_process_locks_the_log(logged_api, ca
 def test_confirmed_feedback_is_on_disk_before_the_staff_member_is_told(tmp_path):
     path = tmp_path / "faqbot.sqlite3"
     log = ChatLog(Store(path))
-    answer_id = log.record("staff", "how much?", Reply("It costs $450.", False, False), 0.01)
+    answer_id = log.record("staff", "how much?", Reply("It costs $450.", ReplyKind.ANSWER), 0.01)
     feedback_id = log.add_feedback(answer_id, -1, "too short")
     # Another process's view, with the writer still running (as if this one died now).
     with sqlite3.connect(path) as other:

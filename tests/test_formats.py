@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, ROOT
 
 from bot.corpus import chunk_document, corpus_hash, load_chunks, load_corpus
 from bot.errors import CorpusError
 from bot.questions import Phrasing, load_questions
 from bot.text import normalize
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "tests" / "data" / "article-as-handed-over.txt"
 HEADINGS = [
     "What is ketamine infusion?",
@@ -63,7 +63,7 @@ def test_article_as_handed_over_reads_like_the_markdown_version(tmp_path):
     assert [s.title for s in doc.sections][1:] == HEADINGS
     assert doc.sections[-1].anchor == "conclusion"
     # Every sentence the Markdown corpus has is in the plain-text document too.
-    md = {normalize(s) for c in load_chunks(ROOT / "corpus") for s in c.sentences}
+    md = {normalize(s) for c in load_chunks(CORPUS) for s in c.sentences}
     txt = {normalize(s) for c in chunk_document(doc) for s in c.sentences}
     assert md == txt
     risks = [c for c in chunk_document(doc) if c.anchor == "are-there-any-risks-associated-with-ketamine-infusion"]
@@ -200,12 +200,12 @@ def test_phrasings_point_to_sections(tmp_path):
 
 
 def test_the_shipped_phrasings_point_to_real_sections_and_contacts_to_the_contact_sentence():
-    found = load_questions(ROOT / "corpus", load_corpus(ROOT / "corpus"))
-    anchors = {c.anchor for c in load_chunks(ROOT / "corpus")}
+    found = load_questions(CORPUS, load_corpus(CORPUS))
+    anchors = {c.anchor for c in load_chunks(CORPUS)}
     assert found and {p.anchor for p in found} <= anchors
     contact = [p for p in found if "phone" in p.text.lower()]
     assert contact and {p.anchor for p in contact} == {"is-ketamine-infusion-covered-by-insurance"}
-    chunks = [c for c in load_chunks(ROOT / "corpus") if c.anchor == "is-ketamine-infusion-covered-by-insurance"]
+    chunks = [c for c in load_chunks(CORPUS) if c.anchor == "is-ketamine-infusion-covered-by-insurance"]
     assert any("888-526-8638" in c.text for c in chunks)
 
 

@@ -26,7 +26,7 @@ from serving import Server, raw_get
 from bot.adapters.api import create_api
 from bot.adapters.security import check_origins, refused_path
 from bot.ratelimit import RateLimiter, client_key, retry_after
-from bot.replies import Reply, Turn
+from bot.replies import Reply, ReplyKind, Turn
 from bot.runtime import BotHolder
 from bot.settings import Settings
 
@@ -44,7 +44,7 @@ class StubBot:
 
     def answer(self, message: str, history=()) -> Reply:
         self.calls.append((message, tuple(history)))
-        return Reply("The stub's answer.", abstained=False, crisis=False)
+        return Reply("The stub's answer.", ReplyKind.ANSWER)
 
 
 def stub_api(**changes):

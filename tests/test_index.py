@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORPUS
 
 from bot.corpus import corpus_hash, load_chunks
 from bot.embedder import HashEmbedder
@@ -14,9 +14,6 @@ from bot.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from bot.index import build, current_build, load_index, passage_text, staleness
 from bot.service import Bot
 from bot.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
 
 
 @pytest.fixture()

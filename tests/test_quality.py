@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import CORPUS, LIVE_CORPUS, ROOT
 
 from bot import evaluation
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 
 CORPORA = DATA / "corpora"
@@ -64,6 +63,21 @@ def test_evaluation_meets_the_minimums(corpus_scores, name):
     assert report.false_crisis() == 0, failures
 
 
+def test_the_live_corpus_meets_the_article_minimums(embedder, tmp_path):
+    """The clinic's own corpus/ (which tests of code never read) against the article's
+    evaluation file: an edit that makes the answers worse fails here, and only here."""
+    folder = tmp_path / "live"
+    folder.mkdir()
+    (folder / "corpus").symlink_to(LIVE_CORPUS)
+    (folder / evaluation.EVAL_FILE).symlink_to(CORPORA / "article" / evaluation.EVAL_FILE)
+    report = evaluation.run_corpus(folder, embedder).report
+    min_answer, min_abstain = MINIMUMS["article"]
+    failures = "\n".join(f"{o.case.id}: {o.case.q!r} -> {o.reply.answer[:80]!r}" for o in report.failures)
+    assert report.rate("answer") >= min_answer, failures
+    assert report.rate("abstain") >= min_abstain, failures
+    assert report.rate("crisis") == MIN_CRISIS and report.false_crisis() == 0, failures
+
+
 def test_dev_set_is_large_and_varied():
     cases = evaluation.load_cases(DATA / "eval.jsonl")
     kinds = {k: sum(c.kind == k for c in cases) for k in evaluation.KINDS}
@@ -80,7 +94,7 @@ def test_eval_command_exits_non_zero_below_a_minimum(index_dir, tmp_path):
         '{"id": "a", "kind": "answer", "q": "what is the weather on mars?", "facts": ["sunny"]}\n'
         '{"id": "b", "kind": "abstain", "q": "what is the weather on mars?"}\n'
     )
-    env = {"FAQBOT_INDEX_DIR": str(index_dir), "FAQBOT_CORPUS_DIR": str(ROOT / "corpus"), "PATH": "/usr/bin:/bin"}
+    env = {"FAQBOT_INDEX_DIR": str(index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "eval", str(cases), "--min-answer", "0.5"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
@@ -98,15 +112,16 @@ def test_a_broken_eval_file_names_the_line(tmp_path):
 
 
 def test_the_fact_check_normalises_dashes_and_quotes():
-    from bot.replies import Citation, Reply
+    from bot.replies import Citation, Reply, ReplyKind
 
     case = evaluation.Case("x", "answer", "cost?", facts=("$400-$600", "individual's insurance plan"))
     cited = (Citation("s", "a", "src", "/u", "q", 0.5),)
-    assert evaluation.passed(case, Reply("typically around $400\u2013$600 per session", False, False, cited))
-    assert evaluation.passed(case, Reply("depends on the individual\u2019s insurance plan", False, False, cited))
-    assert not evaluation.passed(case, Reply("$400-$600", False, False, ()))  # uncited
+    assert evaluation.passed(case, Reply("typically around $400\u2013$600 per session", ReplyKind.ANSWER, cited))
+    assert evaluation.passed(case, Reply("depends on the individual\u2019s insurance plan", ReplyKind.ANSWER, cited))
+    assert not evaluation.passed(case, Reply("$400-$600", ReplyKind.ANSWER, ()))  # uncited
 
 
+@pytest.mark.slow  # starts a model or a server by itself
 def test_eval_any_corpus_builds_a_temporary_index(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

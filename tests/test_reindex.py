@@ -19,8 +19,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import small_clinic, start_server
+from conftest import CORPUS, ROOT, small_clinic
 from fastapi.testclient import TestClient
+from serving import Server
 
 from bot.adapters.api import create_api
 from bot.embedder import HashEmbedder
@@ -30,8 +31,6 @@ from bot.reindex import check, reindex, rollback
 from bot.runtime import BotHolder
 from bot.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
 ARTICLE = "ketamine-infusion-insurance.md"
 OLD_PRICE, NEW_PRICE = "$400-$600", "$450-$650"
 
@@ -345,15 +344,17 @@ def test_admin_reload_needs_the_token_and_is_off_without_one(tmp_path):
 
 def test_a_server_under_load_swaps_indexes_without_a_failed_request(tmp_path, base, embedder):
     settings = clinic(tmp_path, base)
-    proc, url = start_server(
+    server = Server(
         {
             "FAQBOT_INDEX_DIR": str(settings.index_dir),
             "FAQBOT_CORPUS_DIR": str(settings.corpus_dir),
             "FAQBOT_RELOAD_INTERVAL": "1",
             "FAQBOT_ADMIN_TOKEN": "s3cret",
             "FAQBOT_DB": str(tmp_path / "log.sqlite3"),
-        }
-    )
+        },
+        tmp_path / "server.log",
+    ).start()
+    url = server.base
     stop = threading.Event()
     results: list[list[tuple[int, str]]] = [[], []]
 
@@ -386,8 +387,7 @@ def test_a_server_under_load_swaps_indexes_without_a_failed_request(tmp_path, ba
         stop.set()
         for t in threads:
             t.join(timeout=60)
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
     assert served != new
     for log in results:
         assert len(log) > 5

@@ -7,9 +7,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 
+@pytest.mark.slow  # starts a model or a server by itself
 def test_a_short_soak_under_reindexing_has_no_5xx_and_no_dropped_connection(tmp_path):
     out = tmp_path / "soak.json"
     done = subprocess.run(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.redact import redact
-from bot.replies import Citation, Reply
+from bot.replies import Citation, Reply, ReplyKind
 from bot.settings import Settings
 from bot.storage import SCHEMA_VERSION, ChatLog, Exchange, StorageError, Store, channel_from_headers, question_key
 
@@ -23,9 +23,9 @@ COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine
                 "/source/a#how-much-does-ketamine-infusion-cost", "typically around $400-$600 per session", 0.5)
 INSURANCE = Citation("Is ketamine infusion covered by insurance?", "is-ketamine-infusion-covered-by-insurance", "corpus/a.md",
                      "/source/a#is-ketamine-infusion-covered-by-insurance", "Some insurance companies...", 0.4)
-ANSWERED = Reply("It is typically around $400-$600 per session.", False, False, (COST,), reason="covers 100% of the question")
-ABSTAINED = Reply("I'm sorry, I can't find an answer to that.", True, False, (), reason="missing: weather")
-CRISIS = Reply("Please call or text 988.", False, True, (), reason="the message speaks of suicide or self-harm")
+ANSWERED = Reply("It is typically around $400-$600 per session.", ReplyKind.ANSWER, (COST,), reason="covers 100% of the question")
+ABSTAINED = Reply("I'm sorry, I can't find an answer to that.", ReplyKind.ABSTENTION, (), reason="missing: weather")
+CRISIS = Reply("Please call or text 988.", ReplyKind.CRISIS, (), reason="the message speaks of suicide or self-harm")
 
 
 @pytest.fixture()
@@ -228,9 +228,9 @@ def test_questions_per_day_and_most_cited_sections(log):
     now = datetime.now(UTC)
     for days_ago, reply in [(0, ANSWERED), (0, ABSTAINED), (0, ABSTAINED), (2, ANSWERED), (40, ANSWERED)]:
         store.add(Exchange.of("widget", "q", reply, 0.01, at=now - timedelta(days=days_ago)))
-    both = Reply("a", False, False, (COST, INSURANCE, COST))
+    both = Reply("a", ReplyKind.ANSWER, (COST, INSURANCE, COST))
     store.add(Exchange.of("api", "q", both, 0.01))
-    store.add(Exchange.of("staff", "q", Reply("a", False, False, (INSURANCE,)), 0.01))
+    store.add(Exchange.of("staff", "q", Reply("a", ReplyKind.ANSWER, (INSURANCE,)), 0.01))
 
     days = store.daily(30)
     assert len(days) == 30 and days[-1].day == now.date()

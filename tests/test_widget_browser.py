@@ -12,17 +12,12 @@ import gzip
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from conftest import CORPUS, ROOT
+from serving import Server
 
 CHROMIUM = "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
@@ -30,7 +25,6 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 expect = sync_api.expect
 
-ROOT = Path(__file__).resolve().parent.parent
 WIDGET_JS = ROOT / "bot" / "adapters" / "static" / "widget.js"
 DOCS = ROOT / "docs"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -48,12 +42,6 @@ DEFAULT_STARTERS = [
 
 
 # --- servers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def host_page(bot: str, widget: bool = True, attrs: str = f'data-title="{TITLE}"') -> str:
@@ -101,49 +89,19 @@ class HostSite:
         self.httpd.server_close()
 
 
-def index_env(tmp_path_factory) -> dict[str, str]:
-    """Use the repository's index/ when it is built, else build one into a temporary folder."""
-    if (ROOT / "index" / "current" / "manifest.json").exists():
-        return {}
-    out = tmp_path_factory.mktemp("widget-index")
-    subprocess.run([sys.executable, "-m", "bot", "index", "--out", str(out)], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    return {"FAQBOT_INDEX_DIR": str(out)}
-
-
 @pytest.fixture(scope="module")
-def sites(tmp_path_factory):
+def sites(settings, tmp_path_factory):
     """The real server (app.py) plus an allowed and a refused host-page origin."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    allowed, refused = HostSite(base), HostSite(base)
-    log = tmp_path_factory.mktemp("widget-server") / "server.log"
-    env = {**os.environ, **index_env(tmp_path_factory), "FAQBOT_ALLOWED_ORIGINS": allowed.origin, "FAQBOT_RATE_LIMIT": "0"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    tmp = tmp_path_factory.mktemp("widget-server")
+    server = Server({"FAQBOT_INDEX_DIR": str(settings.index_dir), "FAQBOT_CORPUS_DIR": str(CORPUS),
+                     "FAQBOT_DB": str(tmp / "faqbot.sqlite3")}, tmp / "server.log")
+    allowed, refused = HostSite(server.base), HostSite(server.base)
+    server.env["FAQBOT_ALLOWED_ORIGINS"] = allowed.origin
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except urllib.error.HTTPError as exc:
-                if exc.code == 503 and json.loads(exc.read() or b"{}").get("status") == "failed":
-                    pytest.fail(f"the server could not load the bot:\n{log.read_text()[-3000:]}")
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server was not ready within 90 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
-        yield {"bot": base, "allowed": allowed.origin, "refused": refused.origin}
+        server.start(timeout=90)
+        yield {"bot": server.base, "allowed": allowed.origin, "refused": refused.origin}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
         allowed.close()
         refused.close()
 
