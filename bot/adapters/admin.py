@@ -1,8 +1,8 @@
 """Admin endpoints for maintainers: ``POST /admin/reload`` serves a newly built index now
 (a server also notices one by itself within ``FAQBOT_RELOAD_INTERVAL`` seconds).
 
-They exist only when ``FAQBOT_ADMIN_TOKEN`` is set, and answer only requests that send it
-as ``Authorization: Bearer <token>`` (401 otherwise).
+They work only when ``FAQBOT_ADMIN_TOKEN`` is set (404 otherwise), and answer only requests
+that send it as ``Authorization: Bearer <token>`` (401 otherwise).
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ def authorized(header: str, token: str) -> bool:
 
 
 def add_admin_routes(api: FastAPI, holder: BotHolder) -> None:
-    """Add ``/admin/*`` to ``api`` when the settings hold an admin token; without one the
-    paths do not exist (404)."""
+    """Add ``/admin/*`` to ``api``; without an admin token in the settings they answer 404."""
     token = holder.settings.admin_token
-    if not token:
-        return
 
     @api.post("/admin/reload")
     async def reload(request: Request) -> JSONResponse:
+        if not token:  # answered here, in the API's own error shape, not by the console's 404
+            return _error(404, "not_found", "this server has no admin routes: set FAQBOT_ADMIN_TOKEN to enable them")
         if not authorized(request.headers.get("authorization", ""), token):
             logger.warning("refused POST /admin/reload without the admin token")
             return _error(

@@ -1,4 +1,5 @@
-"""The HTTP API: ``POST /api/chat``, ``GET /healthz``, ``GET /source/<name>``, the widget.
+"""The HTTP API: ``POST /api/chat``, ``GET /healthz``, ``GET /source/<name>``, the widget,
+and its own contract at ``GET /api/openapi.json`` (bot.adapters.openapi).
 
 Each route turns a request into one call on the core and maps the core's errors to status
 codes. Only the outermost handler catches everything: it logs the traceback and answers a
@@ -37,6 +38,7 @@ from ..safety import is_crisis
 from ..settings import Settings
 from ..storage import CHANNEL_HEADER, channel_from_headers
 from .admin import add_admin_routes
+from .openapi import openapi_document
 from .pages import render_document
 from .security import SecurityHeaders, check_origins
 
@@ -238,6 +240,12 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
                     logger.error("cannot render %s: %s", path, exc)
                     return error(500, "corpus_error", "this document cannot be shown right now")
         return error(404, "not_found", f"no document named {name!r}")
+
+    contract = openapi_document(settings)
+
+    @api.get("/api/openapi.json")
+    async def openapi() -> JSONResponse:
+        return JSONResponse(contract)
 
     @api.get("/widget.js")
     async def widget() -> Response:

@@ -1,0 +1,195 @@
+"""The HTTP API's own contract: the OpenAPI document served at ``/api/openapi.json``.
+
+Written out rather than generated, because the routes read and check their bodies
+themselves (bot.inputs, bot.adapters.api) and answer errors in one shape. Limits come from
+the settings the server runs with, so the document says what this server accepts.
+``tests/test_openapi.py`` runs schemathesis against it on a real server: no server error,
+and every reply matches its schema.
+"""
+
+from __future__ import annotations
+
+from ..corpus import corpus_files
+from ..errors import CorpusError
+from ..settings import Settings
+
+API_VERSION = "1.0.0"  # raise on any change to a route, a field or a status code
+
+_ERROR = {
+    "type": "object",
+    "description": "Every error, whatever the route: a stable code and a message a person can act on.",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "examples": ["invalid_request", "rate_limited", "not_ready"]},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+
+_CITATION = {
+    "type": "object",
+    "required": ["section", "anchor", "source", "url", "quote", "score"],
+    "properties": {
+        "section": {"type": "string", "description": "the heading of the quoted section"},
+        "anchor": {"type": "string", "description": "the section's anchor in its document"},
+        "source": {"type": "string", "description": "the document, as a path inside the corpus"},
+        "url": {"type": "string", "description": "where a visitor can read the section"},
+        "quote": {"type": "string", "description": "the sentences quoted from it"},
+        "score": {"type": "number", "description": "how likely the section answers (0-1)"},
+    },
+}
+
+_REPLY = {
+    "type": "object",
+    "required": ["answer", "abstained", "crisis", "citations"],
+    "properties": {
+        "answer": {"type": "string", "description": "the clinic's own sentences, or an honest 'I can't find that' with the contacts"},
+        "abstained": {"type": "boolean", "description": "the pages do not answer the question"},
+        "crisis": {"type": "boolean", "description": "the message speaks of suicide or self-harm: the answer leads with crisis resources"},
+        "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}},
+    },
+}
+
+
+def _json(schema: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _errors(*statuses: tuple[int, str]) -> dict:
+    return {str(status): _json("Error", description) for status, description in statuses}
+
+
+def _document_names(settings: Settings) -> list[str]:
+    """The corpus's documents as ``/source/`` names (examples; none when it cannot be read)."""
+    root = settings.corpus_dir
+    try:
+        return [p.relative_to(root).with_suffix("").as_posix() for p in corpus_files(root)]
+    except (CorpusError, OSError):
+        return []
+
+
+def openapi_document(settings: Settings) -> dict:
+    """The OpenAPI 3.1 document of the bot's HTTP API, with this server's limits."""
+    names = _document_names(settings)
+    request = {
+        "type": "object",
+        "required": ["message"],
+        "additionalProperties": False,
+        "properties": {
+            "message": {
+                "type": "string", "minLength": 1, "maxLength": settings.max_message_chars,
+                "description": "the visitor's message (blank or control-only text is refused with 422)",
+                "examples": ["How much does an infusion cost?"],
+            },
+            "history": {
+                "type": "array",
+                "description": f"the conversation before it, oldest first; only the last {settings.max_history_turns} turns are read, "
+                f"each cut to {settings.max_history_chars} characters",
+                "items": {
+                    "type": "object",
+                    "required": ["role", "content"],
+                    "additionalProperties": False,
+                    "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}},
+                },
+            },
+        },
+    }
+    health = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": ["ok", "loading", "failed"]},
+            "index": {"type": "object", "description": "the served index: model, counts, build id, when it was built"},
+            "stale": {"type": "boolean", "description": "the corpus changed since the index was built"},
+            "error": {"type": ["string", "null"]},
+            "reload": {"type": "object", "description": "the last attempt to serve a new index"},
+        },
+    }
+    reloaded = {
+        "type": "object",
+        "required": ["status", "served"],
+        "properties": {"status": {"type": "string"}, "served": {"type": ["string", "null"]}, "reload": {"type": "object"}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Clinic FAQ bot API",
+            "version": API_VERSION,
+            "description": "Answers a clinic's visitors from its own pages, always cited; abstains when the pages do not "
+            "answer; crisis messages get crisis resources first. The website widget (/widget.js) is built on POST /api/chat.",
+        },
+        "paths": {
+            "/api/chat": {
+                "post": {
+                    "summary": "Answer one visitor message",
+                    "operationId": "chat",
+                    "parameters": [{
+                        "name": "X-FAQBot-Channel", "in": "header", "required": False,
+                        "description": "'widget' when the website widget asks (recorded in the question log)",
+                        "schema": {"type": "string"},
+                    }],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
+                    "responses": {
+                        "200": _json("Reply", "the answer, an abstention or the crisis reply"),
+                        **_errors(
+                            (400, "the body is not UTF-8 JSON, or its Content-Length is not a number"),
+                            (408, "the body did not arrive in time"),
+                            (413, f"the body is larger than {settings.max_body_bytes} bytes"),
+                            (415, "the body is not sent as application/json"),
+                            (422, "a field is missing or wrong: the message names it"),
+                            (429, "too many questions from this client for now: see Retry-After (crisis messages are never refused)"),
+                            (500, "something went wrong on the server's side"),
+                            (503, "the bot is still starting: see Retry-After"),
+                        ),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Whether the bot is ready, and which index it serves",
+                    "operationId": "health",
+                    "responses": {
+                        "200": {"description": "ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                        "503": {"description": "loading, or failed to load", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                    },
+                }
+            },
+            "/source/{name}": {
+                "get": {
+                    "summary": "A corpus document as a web page (where citations link)",
+                    "operationId": "source",
+                    "parameters": [{"name": "name", "in": "path", "required": True,
+                                    "schema": {"type": "string", **({"examples": names} if names else {})},
+                                    "description": "the document's path inside the corpus, without its extension"}],
+                    "responses": {
+                        "200": {"description": "the document", "content": {"text/html": {"schema": {"type": "string"}}}},
+                        **_errors((404, "no such document"), (500, "the document cannot be shown right now")),
+                    },
+                }
+            },
+            "/admin/reload": {
+                "post": {
+                    "summary": "Serve a newly built index now (exists only when FAQBOT_ADMIN_TOKEN is set)",
+                    "operationId": "reload",
+                    "security": [{"adminToken": []}],
+                    "responses": {
+                        "200": {"description": "reloaded, or unchanged", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reloaded"}}}},
+                        **_errors(
+                            (401, "the admin token is missing or wrong"),
+                            (404, "the server has no admin token (FAQBOT_ADMIN_TOKEN), so no admin routes"),
+                            (409, "the new index was refused: the old one is still served"),
+                        ),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {"ChatRequest": request, "Reply": _REPLY, "Citation": _CITATION, "Error": _ERROR, "Health": health, "Reloaded": reloaded},
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "FAQBOT_ADMIN_TOKEN"}},
+        },
+    }
