@@ -51,7 +51,7 @@ def test_an_answer_shows_its_citation_link_and_the_passages_it_was_quoted_from(c
     assert f"]({COST_LINK})" in chat[-1]["content"]
     assert why.startswith("**answered**") and "searched for" in why
     quoted = [line for line in passages.splitlines() if line.startswith("✓ **")]
-    assert quoted and all(line.startswith("✓ **How much does ketamine infusion cost?**") for line in quoted)
+    assert quoted and quoted[0].startswith("✓ **How much does ketamine infusion cost?**")  # the best section first
     assert "dense 0." in passages and "lexical " in passages and "coverage " in passages
 
 
@@ -96,7 +96,7 @@ def test_thumbs_and_a_comment_are_stored_and_listed_newest_first(console):
     newest = table.iloc[0]
     assert newest["question"] == "what's the weather in Paris today?" and newest["comment"] == "It should point to the weather service"
     assert newest["answer"].startswith("[abstained]") and newest["channel"] == "staff"
-    assert table.iloc[1]["cited sections"] == "How much does ketamine infusion cost?"
+    assert table.iloc[1]["cited sections"].startswith("How much does ketamine infusion cost?")
     assert list(console.feedback(only_negative=True)["rating"]) == ["👎 down"]
 
 

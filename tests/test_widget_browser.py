@@ -374,7 +374,7 @@ def test_an_allowed_origin_can_embed_the_widget(sites, visitor):
     answer = ask(page, "How much does it cost?")
     expect(answer).to_contain_text("$400-$600")
     # The citation is resolved against the API base, not the host page.
-    expect(answer.locator("a").first).to_have_attribute("href", f"{bot}/source/ketamine-infusion-insurance{COST_ANCHOR}")
+    expect(answer.locator(f"a[href$='{COST_ANCHOR}']")).to_have_attribute("href", f"{bot}/source/ketamine-infusion-insurance{COST_ANCHOR}")
 
 
 def test_a_refused_origin_shows_a_retryable_error(sites, visitor):
