@@ -56,14 +56,14 @@ def test_the_same_question_asked_again_is_answered_from_the_cache(serving):
     assert holder.answer_cache.stats().hits == 1
 
 
-def test_a_question_after_another_conversation_or_written_otherwise_is_answered_afresh(serving):
+def test_a_question_after_another_conversation_or_with_other_punctuation_is_answered_afresh(serving):
     holder = serving()
     asked = count_answers(holder)
     holder.bot.answer("and is it covered?")
     holder.bot.answer("and is it covered?", [Turn("user", PRICE)])
     holder.bot.answer("and is it covered")
-    holder.bot.answer("and  is  it  covered?")
-    assert len(asked) == 4
+    holder.bot.answer("and  is  it  covered?")  # runs of spaces: the bot reads them as one, so the cache does too
+    assert asked == ["and is it covered?", "and is it covered?", "and is it covered"]
 
 
 def test_crisis_replies_are_cached_and_stay_crisis_replies(serving):
