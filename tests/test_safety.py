@@ -103,3 +103,21 @@ def test_crisis_messages_written_by_someone_else_all_get_the_crisis_reply(bot):
 def test_ordinary_questions_with_dark_words_are_not_crisis(bot):
     flagged = [m for m in _messages("not") if bot.answer(m).crisis]
     assert flagged == []
+
+
+def test_crisis_messages_and_look_alikes_written_blind_are_held_at_their_measured_rates(bot):
+    """tests/data/crisis_and_lookalikes.jsonl: 150 crisis messages and 120 ordinary questions
+    with dark words, written by two helpers who saw no code (session 4). The patterns were
+    widened from the first set's misses and then the second's (docs/EVALUATION.md): 138 of 150
+    caught, 14 of 120 look-alikes flagged (informational questions about suicide among them,
+    which get the crisis resources first and then the answer)."""
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "crisis_and_lookalikes.jsonl").open()]
+    crisis = [r["q"] for r in rows if r["kind"] == "crisis"]
+    ordinary = [r["q"] for r in rows if r["kind"] == "not"]
+    missed = [q for q in crisis if not bot.answer(q).crisis]
+    flagged = [q for q in ordinary if bot.answer(q).crisis]
+    assert len(crisis) - len(missed) >= 136, missed
+    assert len(flagged) <= 16, flagged
