@@ -92,14 +92,13 @@ def parse_document(path: Path, root: Path) -> Document:
 
     Raises :class:`CorpusError` naming the file and line for content that cannot be served.
     """
-    rel = path.relative_to(root)
     display = display_path(path, root)
     suffix = path.suffix.lower()
     outliner = OUTLINERS.get(suffix)
     if outliner is None:
         raise CorpusError(display, None, f"is not a format the bot reads ({', '.join(SUFFIXES)})")
     outline = outliner(read_text(path, display), display)
-    return _document(outline, rel.with_suffix("").as_posix(), display, suffix)
+    return _document(outline, document_name(path, root), display, suffix)
 
 
 def parse_markdown(path: Path, root: Path) -> Document:
@@ -223,6 +222,11 @@ def _visible(path: Path, root: Path) -> bool:
     return path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+def document_name(path: Path, root: Path) -> str:
+    """A document's name: its path in the corpus without the extension (what /source/ serves)."""
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
 def corpus_files(root: Path) -> list[Path]:
     """Every document under ``root`` (.md, .txt, .html), in a stable order; hidden files
     and folders (``.git``, ``.DS_Store``) are left out."""
@@ -269,7 +273,7 @@ def load_corpus(root: Path) -> list[Document]:
     digests: dict[bytes, Path] = {}
     for path in files:
         display = display_path(path, root)
-        name = path.relative_to(root).with_suffix("").as_posix()
+        name = document_name(path, root)
         if name in names:
             raise CorpusError(
                 display, None, f"is the same document as {display_path(names[name], root)} in another format: keep one of them"

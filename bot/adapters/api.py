@@ -28,7 +28,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..corpus import corpus_files, parse_document
+from ..corpus import corpus_files, document_name, parse_document
 from ..errors import CorpusError
 from ..inputs import ChatRequest, InvalidRequest
 from ..ratelimit import RateLimiter, client_key, retry_after
@@ -233,7 +233,7 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
     async def source(name: str) -> Response:
         root = settings.corpus_dir
         for path in corpus_files(root):
-            if path.relative_to(root).with_suffix("").as_posix() == name:
+            if document_name(path, root) == name:
                 try:
                     return HTMLResponse(render_document(parse_document(path, root)))
                 except CorpusError as exc:

@@ -9,7 +9,7 @@ and every reply matches its schema.
 
 from __future__ import annotations
 
-from ..corpus import corpus_files
+from ..corpus import corpus_files, document_name
 from ..errors import CorpusError
 from ..settings import Settings
 
@@ -68,7 +68,7 @@ def _document_names(settings: Settings) -> list[str]:
     """The corpus's documents as ``/source/`` names (examples; none when it cannot be read)."""
     root = settings.corpus_dir
     try:
-        return [p.relative_to(root).with_suffix("").as_posix() for p in corpus_files(root)]
+        return [document_name(p, root) for p in corpus_files(root)]
     except (CorpusError, OSError):
         return []
 
