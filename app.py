@@ -25,12 +25,12 @@ import uvicorn  # noqa: E402
 from fastapi.concurrency import run_in_threadpool  # noqa: E402
 
 from bot.adapters.api import create_api  # noqa: E402
+from bot.adapters.console import build_ui, staff_auth  # noqa: E402
 from bot.adapters.security import console_options  # noqa: E402
-from bot.adapters.ui import build_ui, staff_auth  # noqa: E402
 from bot.errors import BotError  # noqa: E402
-from bot.runtime import BotHolder  # noqa: E402
+from bot.serve.runtime import BotHolder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.storage import ChatLog  # noqa: E402
+from bot.store.storage import ChatLog  # noqa: E402
 
 
 @asynccontextmanager
@@ -45,7 +45,7 @@ async def closing(log: ChatLog):
 def build_app(settings: Settings, holder: BotHolder | None = None, log: ChatLog | None = None):
     """The ASGI app: API routes first, the Gradio console mounted at ``/``.
 
-    Raises :class:`bot.adapters.ui.OpenConsoleRefused` when the console would be open to
+    Raises :class:`bot.adapters.console.OpenConsoleRefused` when the console would be open to
     the network without a sign-in."""
     auth = staff_auth(settings)
     holder = holder or BotHolder(settings)

@@ -25,7 +25,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from app import build_app
-from bot.adapters.ui import staff_auth
+from bot.adapters.console import staff_auth
 from bot.errors import BotError
 from bot.settings import Settings
 

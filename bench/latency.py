@@ -10,7 +10,7 @@ question once, side by side in this one process:
   own call, with the thread settings a server uses (the reference the targets are
   ratios of);
 - **embedder**: the bot's encode of the question alone (``MiniLMEmbedder``);
-- **answer**: ``bot.answer(question)`` of a :class:`~bot.runtime.BotHolder` loaded as a
+- **answer**: ``bot.answer(question)`` of a :class:`~bot.serve.runtime.BotHolder` loaded as a
   server loads it (caches, batching, threads);
 - **http**: ``POST /api/chat`` to the round's server over a keep-alive connection.
 
@@ -43,7 +43,7 @@ BLOCK = 10  # questions measured one way before the next way (see the module's d
 
 def serving_holder(index_dir: Path):
     """A BotHolder loaded exactly as a server loads it."""
-    from bot.runtime import BotHolder
+    from bot.serve.runtime import BotHolder
     from bot.settings import Settings
 
     settings = Settings.from_env({**os.environ, **SERVER_ENV}, corpus_dir=ROOT / "corpus", index_dir=index_dir)

@@ -20,8 +20,8 @@ passage, cosine 0.6-0.7), which stand for the questions such a corpus is asked; 
 clinic's visitor questions, which are off topic for these passages (best cosine about
 0.27, where the bot abstains), a worst case for any approximate index since their ten
 "nearest" passages are barely nearer than thousands of others. Recall is given for each
-kind. For each size: the time to build the index ``bot.index.passage_index`` chooses (exact up to
-``bot.index.APPROXIMATE_ABOVE`` passages, HNSW above) and the exact one, their size on
+kind. For each size: the time to build the index ``bot.search.index.passage_index`` chooses (exact up to
+``bot.search.index.APPROXIMATE_ABOVE`` passages, HNSW above) and the exact one, their size on
 disk and in memory (resident memory of a process that loads the file), the latency of one
 question's search on one thread, and for HNSW its recall@10 against exact search.
 """
@@ -104,7 +104,7 @@ def real_vectors(n: int, progress=print) -> tuple[np.ndarray, list[str]]:
             if vectors.shape == (n, 384):
                 return np.array(vectors, dtype=np.float32), texts
     path = folder / f"real-{n}.npy"
-    from bot.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
+    from bot.search.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
 
     model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS)  # steady when other work shares the cores
     started = time.perf_counter()
@@ -136,7 +136,7 @@ def synthetic(base: np.ndarray, n: int, seed: int = SEED) -> np.ndarray:
 def query_vectors(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Visitor questions and sentences of the corpus's passages, embedded, taken in turn
     (so any first part of them holds as many of each), and which are questions."""
-    from bot.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
+    from bot.search.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
 
     rng = np.random.default_rng(SEED + 1)
     sentences = []
@@ -181,7 +181,7 @@ def point(vectors: np.ndarray, queries: np.ndarray, is_question: np.ndarray, kin
     """Build, size and search the chosen index and the exact one for ``vectors``."""
     import faiss
 
-    from bot.index import passage_index
+    from bot.search.index import passage_index
 
     n = len(vectors)
     result: dict = {"passages": n, "vectors": kind}
@@ -252,7 +252,7 @@ def run(sizes: list[int] = (1_000, 10_000, 100_000), real_max: int = 10_000, pro
             faiss.omp_set_num_threads(before)
     finally:
         faiss.omp_set_num_threads(before)
-    from bot import index as index_module
+    from bot.search import index as index_module
 
     return {
         "machine": machine(),

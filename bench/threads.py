@@ -5,10 +5,10 @@
 In this process, alternating question by question:
 
 - the encode of one question with torch on 1 thread (what a server uses,
-  ``bot.embedder.SERVING_TORCH_THREADS``) and on 2 threads (torch's default here);
+  ``bot.search.embedder.SERVING_TORCH_THREADS``) and on 2 threads (torch's default here);
 - the encode of 16 questions in one pass (a busy server's micro-batch) on 1 and on 2;
 - an exact FAISS search of 50,000 vectors with OpenMP on 1 thread (a server's,
-  ``bot.runtime.SERVING_FAISS_THREADS``) and on 2;
+  ``bot.serve.runtime.SERVING_FAISS_THREADS``) and on 2;
 
 each twice: with the other core free, and with the other core busy (a process spinning
 on it, as a server's own Python work or another tenant keeps it under load; the spinning
@@ -38,7 +38,7 @@ BURN = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\
 
 def in_process(progress=print) -> dict:
     """Both conditions: the other core free, then busy."""
-    from bot.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
+    from bot.search.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
 
     model = MiniLMEmbedder(threads=SERVING_TORCH_THREADS, traced=True)  # as a server runs it
     result = {"free": _in_process(model, "other core free", progress)}
@@ -55,7 +55,7 @@ def _in_process(model, condition: str, progress) -> dict:
     import faiss
     import torch
 
-    from bot.embedder import SERVING_TORCH_THREADS
+    from bot.search.embedder import SERVING_TORCH_THREADS
 
     qs = (questions("eval") + questions("holdout"))[:150]
     times: dict[str, list[float]] = {k: [] for k in ("encode_1", "encode_2", "batch16_1", "batch16_2", "faiss_1", "faiss_2")}

@@ -40,7 +40,7 @@ class Settings:
     # Retrieval
     max_passage_words: int = 160
     torch_threads: int = 0
-    # The question log and the staff console (see bot/storage.py)
+    # The question log and the staff console (see bot/store/storage.py)
     db: Path = Path("data/faqbot.sqlite3")
     log_questions: bool = True
     retention_days: int = 30
@@ -48,12 +48,12 @@ class Settings:
     staff_password: str = field(default="", repr=False)
     allow_open_staff: bool = False
     eval_file: Path = Path("tests/data/eval.jsonl")
-    # Re-indexing while serving (see bot/runtime.py): how often a server looks for a new
+    # Re-indexing while serving (see bot/serve/runtime.py): how often a server looks for a new
     # build, in seconds (0: never, only on POST /admin/reload), and the token of /admin/*
     # (empty: the admin endpoints are off)
     reload_interval: int = 2
     admin_token: str = field(default="", repr=False)
-    # Abuse limits of POST /api/chat (see bot/ratelimit.py): requests per minute per client
+    # Abuse limits of POST /api/chat (see bot/serve/ratelimit.py): requests per minute per client
     # (0: no limit) and how many may come at once above that rate; how many proxies in front
     # of the server append the client's address to X-Forwarded-For (0: none, the address is
     # the connection's; 1: one proxy, the header's last address); seconds a client may take
@@ -62,7 +62,7 @@ class Settings:
     rate_burst: int = 10
     trust_proxy: int = 0
     body_timeout: int = 10
-    # Serving many visitors at once (see bot/runtime.py and docs/BENCHMARKS.md): replies
+    # Serving many visitors at once (see bot/serve/runtime.py and docs/BENCHMARKS.md): replies
     # remembered by question and index build (0: none), vectors remembered by text (0:
     # none), the most texts encoded in one pass for concurrent questions (0 or 1: each on
     # its own) and how long, in milliseconds, a busy server waits for more to join a pass

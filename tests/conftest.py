@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from serving import Server
 
-from bot.embedder import HashEmbedder, MiniLMEmbedder
-from bot.reindex import reindex
-from bot.runtime import BotHolder
-from bot.service import Bot
+from bot.answer.service import Bot
+from bot.search.embedder import HashEmbedder, MiniLMEmbedder
+from bot.search.reindex import reindex
+from bot.serve.runtime import BotHolder
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

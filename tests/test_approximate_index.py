@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import CORPUS
 
-import bot.index as index_module
-from bot.embedder import HashEmbedder
-from bot.index import load_index, passage_index, read_manifest
-from bot.reindex import reindex
-from bot.service import Bot
+import bot.search.index as index_module
+from bot.answer.service import Bot
+from bot.search.embedder import HashEmbedder
+from bot.search.index import load_index, passage_index, read_manifest
+from bot.search.reindex import reindex
 from bot.settings import Settings
 
 QUESTIONS = ["how much does it cost?", "is ketamine infusion covered by insurance?", "what are the side effects",

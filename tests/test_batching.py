@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from bot.embedder import BatchingEmbedder, CachingEmbedder, HashEmbedder
-from bot.runtime import BotHolder
+from bot.search.embedder import BatchingEmbedder, CachingEmbedder, HashEmbedder
+from bot.serve.runtime import BotHolder
 from bot.settings import Settings
 
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 from conftest import CORPUS
 
-from bot.answer_cache import AnswerCache, CachedBot, CacheKey
-from bot.reindex import reindex
 from bot.replies import Turn
-from bot.runtime import BotHolder
+from bot.search.reindex import reindex
+from bot.serve.answer_cache import AnswerCache, CachedBot, CacheKey
+from bot.serve.runtime import BotHolder
 
 OLD_PRICE, NEW_PRICE = "$400-$600", "$450-$650"
 PRICE = "how much does it cost?"
@@ -113,7 +113,7 @@ def test_a_broken_cache_never_keeps_a_visitor_from_the_reply(bot, caplog):
             raise OSError("out of memory")
 
     cached = CachedBot(bot, Broken(4))
-    with caplog.at_level(logging.ERROR, logger="bot.answer_cache"):
+    with caplog.at_level(logging.ERROR, logger="bot.serve.answer_cache"):
         replies = [cached.answer(PRICE) for _ in range(3)]
     assert all(OLD_PRICE in r.answer for r in replies)
     assert len([r for r in caplog.records if "answer cache failed" in r.getMessage()]) == 1  # logged once

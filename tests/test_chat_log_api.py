@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.adapters.api import create_api
-from bot.runtime import BotHolder
-from bot.storage import ChatLog, Store
+from bot.serve.runtime import BotHolder
+from bot.store.storage import ChatLog, Store
 
 
 @pytest.fixture()

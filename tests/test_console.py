@@ -10,12 +10,12 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from bot.adapters.ui import Console, ConsoleSession, OpenConsoleRefused, staff_auth
+from bot.adapters.console import Console, ConsoleSession, OpenConsoleRefused, staff_auth
+from bot.answer.service import Bot
 from bot.errors import CorpusError
 from bot.replies import Citation, Reply, ReplyKind
-from bot.runtime import BotHolder
-from bot.service import Bot
-from bot.storage import ChatLog, Store
+from bot.serve.runtime import BotHolder
+from bot.store.storage import ChatLog, Store
 
 COST_LINK = "/source/ketamine-infusion-insurance#how-much-does-ketamine-infusion-cost"
 COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/ketamine-infusion-insurance.md",

@@ -7,9 +7,9 @@ import re
 import pytest
 from conftest import CORPUS, ROOT
 
-from bot.corpus import chunk_document, corpus_hash, load_chunks, load_corpus, parse_markdown
 from bot.errors import CorpusError
-from bot.text import normalize, slugify, split_sentences
+from bot.ingest.corpus import chunk_document, corpus_hash, load_chunks, load_corpus, parse_markdown
+from bot.ingest.text import normalize, slugify, split_sentences
 
 ARTICLE = ROOT / "tests" / "data" / "article-as-handed-over.txt"  # the clinic's original text
 HEADINGS = [

@@ -30,14 +30,14 @@ from fastapi.testclient import TestClient
 from serving import Server
 
 from bot.adapters.api import create_api
-from bot.embedder import MODEL_NAME, HashEmbedder
 from bot.errors import IndexCorrupt, IndexMismatch
-from bot.index import current_build, load_build, load_index, read_manifest
-from bot.reindex import reindex
 from bot.replies import Reply, ReplyKind
-from bot.runtime import BotHolder
+from bot.search.embedder import MODEL_NAME, HashEmbedder
+from bot.search.index import current_build, load_build, load_index, read_manifest
+from bot.search.reindex import reindex
+from bot.serve.runtime import BotHolder
 from bot.settings import Settings
-from bot.storage import ChatLog, Store
+from bot.store.storage import ChatLog, Store
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -49,9 +49,9 @@ KILLER = r'''
 import os, shutil, signal, sys
 from pathlib import Path
 import numpy as np
-import bot.index as index
-from bot.embedder import HashEmbedder
-from bot.reindex import reindex
+import bot.search.index as index
+from bot.search.embedder import HashEmbedder
+from bot.search.reindex import reindex
 from bot.settings import Settings
 
 corpus, out, step = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -324,7 +324,7 @@ def test_answers_keep_flowing_while_the_log_cannot_be_written_and_writing_resume
     assert log.flush()
     state: dict = {}
     folder, moved = store.path.parent, store.path.parent.with_name("moved-away")
-    with caplog.at_level(logging.INFO, logger="bot.storage"), faulty(store, state):
+    with caplog.at_level(logging.INFO, logger="bot.store.storage"), faulty(store, state):
         if fault == "folder gone":
             folder.rename(moved)
         else:
@@ -353,7 +353,7 @@ def test_answers_keep_flowing_while_another_process_locks_the_log(logged_api, ca
     locker = sqlite3.connect(store.path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # e.g. a backup or a staff member's sqlite3 shell
     # One capture for both phases: the writer may write again as soon as the lock goes.
-    with caplog.at_level(logging.INFO, logger="bot.storage"):
+    with caplog.at_level(logging.INFO, logger="bot.store.storage"):
         try:
             for i in range(3):
                 ask_quickly(client, f"while locked {i}")

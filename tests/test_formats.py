@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, ROOT
 
-from bot.corpus import chunk_document, corpus_hash, load_chunks, load_corpus
 from bot.errors import CorpusError
-from bot.questions import Phrasing, load_questions
-from bot.text import normalize
+from bot.ingest.corpus import chunk_document, corpus_hash, load_chunks, load_corpus
+from bot.ingest.questions import Phrasing, load_questions
+from bot.ingest.text import normalize
 
 ARTICLE = ROOT / "tests" / "data" / "article-as-handed-over.txt"
 HEADINGS = [
@@ -132,7 +132,7 @@ def test_duplicate_anchors_in_html_name_the_line(tmp_path):
 
 def test_heading_without_text_is_a_warning_with_file_and_line(tmp_path, caplog):
     write(tmp_path, "a.md", "# A\n\n## Cost\n\n## Insurance\n\nSome plans cover it.\n")
-    with caplog.at_level(logging.WARNING, logger="bot.corpus"):
+    with caplog.at_level(logging.WARNING, logger="bot.ingest.corpus"):
         load_corpus(tmp_path)
     assert f"{tmp_path.name}/a.md:3: heading 'Cost' has no text under it" in caplog.text
 
@@ -155,7 +155,7 @@ def test_hidden_and_unknown_files_are_left_out(tmp_path, caplog):
     write(tmp_path, "a.md", "# A\n\nText.\n")
     write(tmp_path, ".git/notes.md", "# Not content\n\nNo.\n")
     write(tmp_path, "brochure.pdf", b"%PDF-1.4")
-    with caplog.at_level(logging.WARNING, logger="bot.corpus"):
+    with caplog.at_level(logging.WARNING, logger="bot.ingest.corpus"):
         docs = load_corpus(tmp_path)
     assert [d.name for d in docs] == ["a"]
     assert "brochure.pdf: not a format the bot reads" in caplog.text

@@ -20,10 +20,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bot.adapters.api import create_api
-from bot.corpus import chunk_document, parse_document
 from bot.errors import CorpusError
-from bot.questions import load_questions
-from bot.runtime import BotHolder
+from bot.ingest.corpus import chunk_document, parse_document
+from bot.ingest.questions import load_questions
+from bot.serve.runtime import BotHolder
 
 FUZZ = hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 CLIENT_ERRORS = {400, 408, 413, 415, 422}

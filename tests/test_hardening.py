@@ -25,9 +25,9 @@ from serving import Server, raw_get
 
 from bot.adapters.api import create_api
 from bot.adapters.security import check_origins, refused_path
-from bot.ratelimit import RateLimiter, client_key, retry_after
 from bot.replies import Reply, ReplyKind, Turn
-from bot.runtime import BotHolder
+from bot.serve.ratelimit import RateLimiter, client_key, retry_after
+from bot.serve.runtime import BotHolder
 from bot.settings import Settings
 
 CRISIS = "I want to kill myself"

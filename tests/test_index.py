@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from conftest import CORPUS
 
-from bot.corpus import corpus_hash, load_chunks
-from bot.embedder import HashEmbedder
+from bot.answer.service import Bot
 from bot.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from bot.index import build, current_build, load_index, passage_text, staleness
-from bot.service import Bot
+from bot.ingest.corpus import corpus_hash, load_chunks
+from bot.search.embedder import HashEmbedder
+from bot.search.index import build, current_build, load_index, passage_text, staleness
 from bot.settings import Settings
 
 

@@ -12,7 +12,7 @@ from conftest import CORPUS
 from fastapi.testclient import TestClient
 
 from bot.adapters.api import create_api
-from bot.runtime import BotHolder
+from bot.serve.runtime import BotHolder
 from bot.settings import Settings
 
 ROUTES = {"/api/chat": "post", "/healthz": "get", "/source/{name}": "get", "/admin/reload": "post"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.corpus import chunk_document, load_corpus
 from bot.errors import CorpusError
-from bot.formats import Block, Heading, outline_html, outline_markdown
-from bot.wording import load_vocabulary
+from bot.ingest.corpus import chunk_document, load_corpus
+from bot.ingest.formats import Block, Heading, outline_html, outline_markdown
+from bot.ingest.wording import load_vocabulary
 
 pytestmark = pytest.mark.fast
 

@@ -24,11 +24,11 @@ from fastapi.testclient import TestClient
 from serving import Server
 
 from bot.adapters.api import create_api
-from bot.embedder import HashEmbedder
 from bot.errors import CorpusError
-from bot.index import IndexBusy, build_lock, current_build, embed_sentences, load_index, passage_text
-from bot.reindex import check, reindex, rollback
-from bot.runtime import BotHolder
+from bot.search.embedder import HashEmbedder
+from bot.search.index import IndexBusy, build_lock, current_build, embed_sentences, load_index, passage_text
+from bot.search.reindex import check, reindex, rollback
+from bot.serve.runtime import BotHolder
 from bot.settings import Settings
 
 ARTICLE = "ketamine-infusion-insurance.md"

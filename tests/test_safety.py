@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.answer.safety import is_crisis
 from bot.replies import Turn
-from bot.safety import is_crisis
 
 CRISIS = [
     "I want to kill myself",

@@ -50,8 +50,8 @@ def test_close_questions_are_still_answered(bot):
 
 
 def test_a_page_that_covers_the_topic_lifts_the_abstention(tmp_path, embedder):
-    from bot.reindex import reindex
-    from bot.service import Bot
+    from bot.answer.service import Bot
+    from bot.search.reindex import reindex
     from bot.settings import Settings
 
     corpus = tmp_path / "corpus"
@@ -110,8 +110,8 @@ def test_a_request_for_the_gist_quotes_the_conclusion(bot):
 
 
 def test_without_the_vocabulary_file_the_topics_are_not_known(tmp_path, embedder):
-    from bot.reindex import reindex
-    from bot.service import Bot
+    from bot.answer.service import Bot
+    from bot.search.reindex import reindex
     from bot.settings import Settings
 
     corpus = tmp_path / "corpus"

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from bot.embedder import MiniLMEmbedder
+from bot.search.embedder import MiniLMEmbedder
 
 TEXTS = [
     "How much does it cost?",
@@ -36,7 +36,7 @@ def test_traced_vectors_are_the_eager_models_for_any_batch(traced, embedder, siz
 
 
 def test_a_server_answers_the_same_with_the_traced_and_the_eager_model(traced, embedder, settings):
-    from bot.service import Bot
+    from bot.answer.service import Bot
 
     eager_bot = Bot.load(settings, embedder)
     traced_bot = Bot.load(settings, traced)
@@ -52,7 +52,7 @@ def test_a_model_that_cannot_be_traced_runs_eagerly_with_a_warning(monkeypatch, 
         raise RuntimeError("tracing is not supported here")
 
     monkeypatch.setattr(torch.jit, "trace", refuse)
-    with caplog.at_level(logging.WARNING, logger="bot.embedder"):
+    with caplog.at_level(logging.WARNING, logger="bot.search.embedder"):
         model = MiniLMEmbedder(traced=True)
     assert model._traced is None and "running it eagerly" in caplog.text
     assert np.allclose(model.encode(TEXTS[:3]), embedder.encode(TEXTS[:3]), atol=1e-6)

@@ -7,8 +7,8 @@ import threading
 
 import numpy as np
 
-from bot import vocabulary
-from bot.embedder import CachingEmbedder, HashEmbedder
+from bot.serve import vocabulary
+from bot.search.embedder import CachingEmbedder, HashEmbedder
 
 WORDS = ["whole", "afternoon", "kids", "school", "pretty", "stuff", "big", "pill", "mess", "weird"]
 
@@ -79,7 +79,7 @@ def test_a_read_only_index_folder_only_costs_the_saving(tmp_path, caplog):
     folder.mkdir()
     (folder / "cache").write_text("not a folder")  # the file cannot be written under it
     cache = CachingEmbedder(HashEmbedder())
-    with caplog.at_level(logging.WARNING, logger="bot.vocabulary"):
+    with caplog.at_level(logging.WARNING, logger="bot.serve.vocabulary"):
         assert vocabulary.compute(cache, WORDS, folder / vocabulary.FILE)
     assert cache.pinned == len(WORDS)
     assert "could not save the word vectors" in caplog.text

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from ..runtime import BotHolder
+from bot.serve.runtime import BotHolder
 
 logger = logging.getLogger(__name__)
 

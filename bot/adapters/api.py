@@ -28,19 +28,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..corpus import corpus_files, document_name, parse_document
-from ..errors import CorpusError
-from ..inputs import ChatRequest, InvalidRequest
-from ..ratelimit import RateLimiter, client_key, retry_after
-from ..replies import Reply
-from ..runtime import BotHolder
-from ..safety import is_crisis
-from ..settings import Settings
-from ..storage import CHANNEL_HEADER, channel_from_headers
-from .admin import add_admin_routes
-from .openapi import openapi_document
-from .pages import render_document
-from .security import SecurityHeaders, check_origins
+from bot.adapters.admin import add_admin_routes
+from bot.adapters.openapi import openapi_document
+from bot.adapters.pages import render_document
+from bot.adapters.security import SecurityHeaders, check_origins
+from bot.answer.safety import is_crisis
+from bot.errors import CorpusError
+from bot.ingest.corpus import corpus_files, document_name, parse_document
+from bot.replies import Reply
+from bot.serve.inputs import ChatRequest, InvalidRequest
+from bot.serve.ratelimit import RateLimiter, client_key, retry_after
+from bot.serve.runtime import BotHolder
+from bot.settings import Settings
+from bot.store.storage import CHANNEL_HEADER, channel_from_headers
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

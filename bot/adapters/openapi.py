@@ -9,9 +9,9 @@ and every reply matches its schema.
 
 from __future__ import annotations
 
-from ..corpus import corpus_files, document_name
-from ..errors import CorpusError
-from ..settings import Settings
+from bot.errors import CorpusError
+from bot.ingest.corpus import corpus_files, document_name
+from bot.settings import Settings
 
 API_VERSION = "1.0.0"  # raise on any change to a route, a field or a status code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from ..corpus import Document, item_text
+from bot.ingest.corpus import Document, item_text
 
 _STYLE = """
 body{font:17px/1.6 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1f2328;background:#fff}

@@ -35,7 +35,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..settings import Settings
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,215 @@
+"""The bot: load the model and index once, answer ``answer(message, history)``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.answer.compose import Decision, compose, merge, render
+from bot.answer.contacts import Contacts, asks_for_contact, asks_for_summary, find_contacts, summary_chunks
+from bot.answer.followups import readings
+from bot.answer.parts import split_parts
+from bot.answer.query import Query, prepare
+from bot.answer.retrieval import Retriever
+from bot.answer.safety import CrisisDetector
+from bot.errors import CorpusError
+from bot.ingest.corpus import corpus_hash
+from bot.replies import Citation, Reply, ReplyKind, Turn
+from bot.search.embedder import Embedder, MiniLMEmbedder
+from bot.search.index import LoadedIndex, load_index
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ABSTAIN_TEXT = (
+    "I'm sorry, I can't find an answer to that in the clinic's pages, and I don't want to "
+    "guess on a health question. {contact} The clinic's team can answer questions about your "
+    "own situation."
+)
+PART_MISSING = "I can't find an answer to \u201c{part}\u201d in the clinic's pages."
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    stale: bool
+    corpus_hash: str | None
+
+
+class Bot:
+    """Answers questions from one loaded index. Thread-safe; build one per process."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings, retriever: Retriever | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.retriever = retriever or Retriever(index, embedder)
+        self.threshold = self.retriever.model.threshold
+        self.contacts: Contacts = find_contacts(index.chunks)
+        self.crisis = CrisisDetector(embedder, lookalikes=index.vocabulary.crisis_lookalikes)
+        self._summary = summary_chunks(index.chunks)
+        sections = {(c.source, c.anchor) for c in index.chunks}
+        counts: dict[str, int] = {}
+        for chunk in index.chunks:
+            for w in set(chunk.doc_title.lower().split()) | set(chunk.section.lower().split()):
+                counts[w] = counts.get(w, 0) + 1
+        # Words nearly every section shares name the subject, not what is asked about it:
+        # a follow-up made only of them has no topic of its own.
+        self._generic = frozenset(w.strip("?") for w, n in counts.items() if n >= max(2, len(sections) // 2))
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder | None = None) -> Bot:
+        """Load the model (unless given) and the index named by ``settings``."""
+        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None, traced=settings.traced_model)
+        index = load_index(settings.index_dir, embedder)
+        bot = cls(index, embedder, settings)
+        status = bot.index_status()
+        if status.stale:
+            logger.warning("the index in %s is stale: the corpus changed since it was built; run 'python -m bot index'", settings.index_dir)
+        return bot
+
+    def index_status(self) -> IndexStatus:
+        try:
+            current = corpus_hash(self.settings.corpus_dir)
+        except CorpusError:
+            return IndexStatus(False, None)
+        return IndexStatus(current != self.index.manifest.corpus_hash, current)
+
+    # Questions a server answers before it says it is ready, down the main paths (an
+    # answer, a typo corrected, an abstention, a follow-up), so the first visitor does not
+    # pay for what runs once per process. Worded for no clinic in particular.
+    WARM_UP = (("How much does it cost?", ()), ("is it covered by insurence", ()),
+               ("what is the weather today", ()),
+               ("and how long does it take?", (Turn("user", "what is the treatment"),)))
+
+    def warm_up(self) -> None:
+        """Answer ``WARM_UP`` (and the corpus's own warm-up questions, from
+        ``corpus/vocabulary.yaml``) end to end so the first visitor is not slower than the rest."""
+        for message, history in (*self.WARM_UP, *((q, ()) for q in self.index.vocabulary.warm_up)):
+            self.answer(message, history)
+
+    def abstention(self, reason: str, query: str = "", passages: tuple[dict, ...] = ()) -> Reply:
+        text = ABSTAIN_TEXT.format(contact=self.contacts.sentence())
+        return Reply(text, ReplyKind.ABSTENTION, reason=reason, query=query, passages=passages)
+
+    def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
+        """Answer one visitor message, given the conversation before it.
+
+        The message is routed once, in this order: crisis, a request for the clinic's
+        contact details, a request for the gist, and otherwise a question (in one or more
+        parts, each read with the conversation only where it leans on it)."""
+        started = time.perf_counter()
+        message = " ".join(message.split())  # "do  i  need" must read as "do i need"
+        parts = split_parts(message)
+        plans = [(part, readings(part, history if i == 0 else (*history, Turn("user", parts[i - 1])), self._generic)) for i, part in enumerate(parts)]
+        if len(parts) > 1:
+            plans.append((message, readings(message, history, self._generic)))
+        queries = prepare([message, *(r for _, (rs, _) in plans for r in rs)], self.retriever, self.embedder)
+        written = queries[message]
+        if self.crisis.is_crisis(message, written.written_vector):
+            reply = self._crisis(message, plans, queries)
+        elif asks_for_contact(written.searched) and (contact := self._contact_reply(written.searched)) is not None:
+            reply = contact
+        elif asks_for_summary(written.searched) and self._summary:
+            reply = self._summary_reply(written.searched)
+        else:
+            reply = self._question(plans, queries)
+        logger.debug("answered in %.1f ms (abstained=%s)", (time.perf_counter() - started) * 1000, reply.abstained)
+        return reply
+
+    def _crisis(self, message: str, plans: list, queries: dict[str, Query]) -> Reply:
+        text = self.settings.crisis_text
+        citations: tuple[Citation, ...] = ()
+        if "?" in message:
+            extra = self._question(plans, queries)
+            if not extra.abstained:
+                text = f"{text}\n\n{extra.answer}"
+                citations = extra.citations
+        return Reply(text, ReplyKind.CRISIS, citations=citations, reason="the message speaks of suicide or self-harm")
+
+    def _contact_reply(self, query: str) -> Reply | None:
+        """The corpus's sentence with the clinic's email and phone, cited."""
+        quote = self.contacts.quote()
+        chunk = self.contacts.chunk
+        if quote is None or chunk is None:
+            return None
+        citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, quote, 1.0)
+        return Reply(quote, ReplyKind.ANSWER, (citation,), "the visitor asks how to reach the clinic", query)
+
+    def _summary_reply(self, query: str) -> Reply:
+        chunk = self._summary[0]
+        text = " ".join(s for c in self._summary for s in c.sentences[:3])
+        citation = Citation(chunk.section, chunk.anchor, chunk.source, chunk.url, text, 1.0)
+        return Reply(text, ReplyKind.ANSWER, (citation,), "the visitor asks for the gist: the conclusion", query)
+
+    def decide(self, query: Query) -> Decision:
+        """Compose the answer to one reading from its ranked evidence, unless it asks about a
+        topic the corpus lists as out of scope and the closest sections do not cover it."""
+        evidence = self.retriever.evidence(query.vector, query.terms, query.word_vectors, query.forms)
+        topic = None
+        if self.index.vocabulary.out_of_scope:  # most corpora list no topics
+            nearest = " ".join(f"{e.chunk.section} {' '.join(s.text for s in e.sentences)}" for e in evidence[:2])
+            topic = self.index.vocabulary.out_of_scope_topic(query.searched, nearest)
+        if topic is not None:
+            return Decision(False, f"it asks about {topic.name}, which the closest sections do not cover", tuple(evidence))
+        return compose(evidence, self.threshold)
+
+    def _best_reading(self, plan: tuple[list[str], bool], queries: dict[str, Query]) -> tuple[Query, Decision]:
+        """The first reading that answers when the order says so (``first``), else the
+        answering reading the model trusts most; an abstention when none answers."""
+        texts, first = plan
+        decided = []
+        for text in texts:  # in order, so a passing first reading spares the others
+            query = queries[" ".join(text.split())]
+            decided.append((query, self.decide(query)))
+            if first and decided[-1][1].answerable:
+                return decided[-1]
+        answering = [d for d in decided if d[1].answerable]
+        return max(answering or decided, key=lambda d: d[1].probability)
+
+    def _question(self, plans: list, queries: dict[str, Query]) -> Reply:
+        """Answer a question in one or more parts; each part is cited, or said to be missing."""
+        if len(plans) == 1:
+            query, decision = self._best_reading(plans[0][1], queries)
+            return self._reply(query, decision)
+        *part_plans, (_, whole_readings) = plans
+        answered = [(part, *self._best_reading(texts, queries)) for part, texts in part_plans]
+        found = [(part, q, d) for part, q, d in answered if d.answerable]
+        if not found:
+            query, decision = self._best_reading(whole_readings, queries)
+            return self._reply(query, decision)
+        text, citations = render(merge([q for _, _, d in found for q in d.quotes]))
+        missing = [PART_MISSING.format(part=part) for part, _, d in answered if not d.answerable]
+        if missing:
+            text = "\n\n".join([text, " ".join(missing)])
+        reason = "; ".join(f"part '{part}': {d.reason}" for part, _, d in answered)
+        passages = self._passages(found[0][2])
+        return Reply(text, ReplyKind.ANSWER, citations, reason, " | ".join(q.searched for _, q, _ in answered), passages)
+
+    def _reply(self, query: Query, decision: Decision) -> Reply:
+        passages = self._passages(decision)
+        if not decision.answerable:
+            return self.abstention(decision.reason, query.searched, passages)
+        text, citations = render(decision.quotes)
+        return Reply(text, ReplyKind.ANSWER, citations, decision.reason, query.searched, passages)
+
+    @staticmethod
+    def _passages(decision: Decision) -> tuple[dict, ...]:
+        """The evidence behind a decision, for the staff console."""
+        used = {section.key for section, _ in decision.quotes}
+        return tuple(
+            {
+                "section": e.chunk.section,
+                "anchor": e.chunk.anchor,
+                "text": h.chunk.text,
+                "dense": round(h.dense, 4),
+                "lexical": round(h.lexical, 4),
+                "coverage": round(e.features["coverage"], 3),
+                "sentence": round(e.features["sentence"], 4),
+                "probability": round(e.probability, 4),
+                "used": decision.answerable and (e.chunk.source, e.chunk.anchor) in used,
+            }
+            for e in decision.evidence
+            for h in e.hits
+        )
