@@ -30,7 +30,7 @@ from bot.adapters.security import console_options  # noqa: E402
 from bot.errors import BotError  # noqa: E402
 from bot.serve.runtime import BotHolder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.store.storage import ChatLog  # noqa: E402
+from bot.store import ChatLog  # noqa: E402
 
 
 @asynccontextmanager

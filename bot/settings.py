@@ -40,7 +40,7 @@ class Settings:
     # Retrieval
     max_passage_words: int = 160
     torch_threads: int = 0
-    # The question log and the staff console (see bot/store/storage.py)
+    # The question log and the staff console (see bot/store/)
     db: Path = Path("data/faqbot.sqlite3")
     log_questions: bool = True
     retention_days: int = 30

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from bot.adapters.api import create_api
 from bot.serve.runtime import BotHolder
-from bot.store.storage import ChatLog, Store
+from bot.store import ChatLog, Store
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from bot.answer.service import Bot
 from bot.errors import CorpusError
 from bot.replies import Citation, Reply, ReplyKind
 from bot.serve.runtime import BotHolder
-from bot.store.storage import ChatLog, Store
+from bot.store import ChatLog, Store
 
 COST_LINK = "/source/ketamine-infusion-insurance#how-much-does-ketamine-infusion-cost"
 COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/ketamine-infusion-insurance.md",

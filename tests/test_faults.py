@@ -37,7 +37,7 @@ from bot.search.index import current_build, load_build, load_index, read_manifes
 from bot.search.reindex import reindex
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings
-from bot.store.storage import ChatLog, Store
+from bot.store import ChatLog, Store
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -324,7 +324,7 @@ def test_answers_keep_flowing_while_the_log_cannot_be_written_and_writing_resume
     assert log.flush()
     state: dict = {}
     folder, moved = store.path.parent, store.path.parent.with_name("moved-away")
-    with caplog.at_level(logging.INFO, logger="bot.store.storage"), faulty(store, state):
+    with caplog.at_level(logging.INFO, logger="bot.store"), faulty(store, state):
         if fault == "folder gone":
             folder.rename(moved)
         else:
@@ -353,7 +353,7 @@ def test_answers_keep_flowing_while_another_process_locks_the_log(logged_api, ca
     locker = sqlite3.connect(store.path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # e.g. a backup or a staff member's sqlite3 shell
     # One capture for both phases: the writer may write again as soon as the lock goes.
-    with caplog.at_level(logging.INFO, logger="bot.store.storage"):
+    with caplog.at_level(logging.INFO, logger="bot.store"):
         try:
             for i in range(3):
                 ask_quickly(client, f"while locked {i}")

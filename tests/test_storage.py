@@ -16,8 +16,8 @@ import pytest
 
 from bot.replies import Citation, Reply, ReplyKind
 from bot.settings import Settings
+from bot.store import SCHEMA_VERSION, ChatLog, Exchange, StorageError, Store, channel_from_headers, question_key
 from bot.store.redact import redact
-from bot.store.storage import SCHEMA_VERSION, ChatLog, Exchange, StorageError, Store, channel_from_headers, question_key
 
 COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/a.md",
                 "/source/a#how-much-does-ketamine-infusion-cost", "typically around $400-$600 per session", 0.5)
@@ -261,7 +261,7 @@ def test_a_failed_write_is_logged_once_and_the_writer_keeps_going(log, caplog, m
         real_add(exchange)
 
     monkeypatch.setattr(log.store, "add", add)
-    with caplog.at_level(logging.INFO, logger="bot.store.storage"):
+    with caplog.at_level(logging.INFO, logger="bot.store"):
         assert log.record("api", "one", ANSWERED, 0.01) is not None  # no exception reaches the caller
         log.record("api", "two", ANSWERED, 0.01)
         log.flush()
@@ -290,7 +290,7 @@ def test_a_log_file_deleted_while_serving_is_created_again_and_written(log, capl
     assert log.flush()
     for suffix in ("", "-wal", "-shm"):
         log.store.path.with_name(log.store.path.name + suffix).unlink(missing_ok=True)
-    with caplog.at_level(logging.WARNING, logger="bot.store.storage"):
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
         log.record("api", "after", ANSWERED, 0.01)
         assert log.flush()
     assert [e.question for e in log.store.exchanges()] == ["after"]  # not into the deleted file
@@ -300,7 +300,7 @@ def test_a_log_file_deleted_while_serving_is_created_again_and_written(log, capl
 def test_an_unopenable_database_leaves_a_log_that_stores_nothing(tmp_path, caplog):
     (tmp_path / "taken").mkdir()
     settings = Settings(db=tmp_path / "taken")  # a folder, not a file
-    with caplog.at_level(logging.ERROR, logger="bot.store.storage"):
+    with caplog.at_level(logging.ERROR, logger="bot.store"):
         log = ChatLog.open(settings)
     assert not log.enabled and "FAQBOT_DB" in log.error
     assert log.record("api", "hello", ANSWERED, 0.01) is None

@@ -7,8 +7,8 @@ import threading
 
 import numpy as np
 
-from bot.serve import vocabulary
 from bot.search.embedder import CachingEmbedder, HashEmbedder
+from bot.serve import vocabulary
 
 WORDS = ["whole", "afternoon", "kids", "school", "pretty", "stuff", "big", "pill", "mess", "weird"]
 

@@ -40,7 +40,7 @@ from bot.serve.inputs import ChatRequest, InvalidRequest
 from bot.serve.ratelimit import RateLimiter, client_key, retry_after
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings
-from bot.store.storage import CHANNEL_HEADER, channel_from_headers
+from bot.store import CHANNEL_HEADER, channel_from_headers
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

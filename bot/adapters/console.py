@@ -32,7 +32,7 @@ from bot.replies import Reply, Turn
 from bot.serve.inputs import ChatRequest, InvalidRequest
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings
-from bot.store.storage import ChatLog, StorageError
+from bot.store import ChatLog, StorageError
 
 logger = logging.getLogger(__name__)
 

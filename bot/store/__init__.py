@@ -1,6 +1,8 @@
 """The question log: what visitors asked, how the bot replied and how staff rated it, stored
 redacted (SQLite) and written off the request path."""
 
-from bot.store.storage import ChatLog, Exchange, StorageError, Store
+from bot.store.chatlog import ChatLog
+from bot.store.database import SCHEMA_VERSION, Store
+from bot.store.records import CHANNEL_HEADER, Exchange, StorageError, channel_from_headers, question_key
 
-__all__ = ["ChatLog", "Exchange", "Store", "StorageError"]
+__all__ = ["CHANNEL_HEADER", "SCHEMA_VERSION", "ChatLog", "Exchange", "StorageError", "Store", "channel_from_headers", "question_key"]

@@ -1,0 +1,329 @@
+"""The question log in SQLite: the database file, its schema and the console's queries.
+
+:class:`Store` is the database file (``FAQBOT_DB``, default ``data/faqbot.sqlite3``), like
+sqlite-utils' ``Database`` under llm's logging: created on first use, schema migrated by
+number (``PRAGMA user_version``), and the queries behind the staff console (unanswered
+questions, feedback, questions per day, most cited sections). The servers write through
+:class:`bot.store.chatlog.ChatLog`, never directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from bot.store.records import (
+    VISITOR_CHANNELS,
+    AskedGroup,
+    DayCount,
+    Exchange,
+    FeedbackItem,
+    SectionCount,
+    StorageError,
+    UnansweredQuestion,
+    merge_similar,
+    question_key,
+    utcnow,
+)
+from bot.store.redact import redact
+
+logger = logging.getLogger(__name__)
+
+_TIME = "%Y-%m-%d %H:%M:%S"  # UTC; sorts as text, and SQLite's date functions read it
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: answered messages and feedback on them
+    """
+    CREATE TABLE answers (
+        id TEXT PRIMARY KEY,            -- uuid4 hex, known before the row is written
+        at TEXT NOT NULL,               -- UTC, 'YYYY-MM-DD HH:MM:SS'
+        channel TEXT NOT NULL,          -- widget | api | staff
+        question TEXT,                  -- redacted; NULL when question logging is off
+        question_key TEXT,              -- normalised question, for grouping
+        abstained INTEGER NOT NULL,
+        crisis INTEGER NOT NULL,
+        sections TEXT NOT NULL,         -- JSON list of the cited sections' headings
+        latency_ms REAL NOT NULL,
+        answer TEXT NOT NULL,           -- the reply (the clinic's own sentences)
+        reason TEXT                     -- why it answered or abstained; NULL with the question
+    );
+    CREATE INDEX answers_at ON answers (at);
+    CREATE INDEX answers_abstained ON answers (abstained, question_key);
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        answer_id TEXT NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+        comment TEXT                    -- redacted
+    );
+    CREATE INDEX feedback_at ON feedback (at);
+    CREATE INDEX feedback_answer ON feedback (answer_id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(_TIME)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.strptime(stamp, _TIME).replace(tzinfo=UTC)
+
+
+class Store:
+    """The SQLite file of the question log, usable from any thread. Reads (the console's,
+    rare) open a short-lived connection each; writes share one kept-open connection behind a
+    lock, in WAL mode with ``synchronous=NORMAL``: a commit appends to the write-ahead log
+    without waiting for the disk (synced at checkpoints), so logging an answer costs tens of
+    microseconds instead of an open and an fsync. A power cut can lose the last moments of
+    the log, never corrupt it. The console reads while the log writes."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._write_lock = threading.Lock()
+        self._write_conn: sqlite3.Connection | None = None
+        self._write_file: tuple[int, int] | None = None  # (device, inode) it was opened on
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                self._migrate(conn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot open the question log ({exc}); set FAQBOT_DB to a writable file") from None
+        except OSError as exc:
+            raise StorageError(f"{self.path}: cannot create its folder ({exc}); set FAQBOT_DB to a writable file") from None
+
+    @contextmanager
+    def _connect(self):
+        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys=ON")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _writing(self):
+        """The kept-open write connection, one writer at a time; reopened after an error."""
+        with self._write_lock:
+            if self._write_conn is not None and _file_id(self.path) != self._write_file:
+                # The file was moved or deleted under the open connection: rows written
+                # through it would go to a file nobody reads. Write where FAQBOT_DB points.
+                logger.warning("question log: %s was moved or deleted; opening it again", self.path)
+                self._close_writer()
+            if self._write_conn is None:
+                conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
+                try:
+                    conn.execute("PRAGMA foreign_keys=ON")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    self._migrate(conn)  # a deleted log comes back with its tables
+                except sqlite3.Error:
+                    conn.close()
+                    raise
+                self._write_conn, self._write_file = conn, _file_id(self.path)
+            try:
+                yield self._write_conn
+            except sqlite3.Error:
+                self._close_writer()
+                raise
+
+    def _close_writer(self) -> None:
+        if self._write_conn is not None:
+            try:
+                self._write_conn.close()
+            finally:
+                self._write_conn = None
+
+    def close(self) -> None:
+        """Close the write connection (the next write opens it again)."""
+        with self._write_lock:
+            self._close_writer()
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path} has schema version {version}, newer than this bot's {SCHEMA_VERSION}: "
+                "upgrade the bot, or set FAQBOT_DB to another file"
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            # executescript would commit on its own; one BEGIN ... COMMIT makes each step atomic.
+            conn.executescript(f"BEGIN;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
+            logger.info("question log %s: migrated to schema version %d", self.path, number)
+
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # --- writes -------------------------------------------------------------------------
+
+    def add(self, exchange: Exchange) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO answers (id, at, channel, question, question_key, abstained, crisis, sections, latency_ms, answer, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    exchange.id,
+                    _stamp(exchange.at),
+                    exchange.channel,
+                    exchange.question,
+                    question_key(exchange.question) if exchange.question is not None else None,
+                    int(exchange.abstained),
+                    int(exchange.crisis),
+                    json.dumps(list(exchange.sections), ensure_ascii=False),
+                    exchange.latency_ms,
+                    exchange.answer,
+                    exchange.reason,
+                ),
+            )
+
+    def add_feedback(self, answer_id: str, rating: int, comment: str | None = None, at: datetime | None = None) -> int:
+        """Store a thumbs up (1) or down (-1) on an answer; the comment is redacted."""
+        _check_rating(rating)
+        with self._writing() as conn:
+            try:
+                cur = conn.execute(
+                    "INSERT INTO feedback (answer_id, at, rating, comment) VALUES (?, ?, ?, ?)",
+                    (answer_id, _stamp(at or utcnow()), rating, _comment(comment)),
+                )
+            except sqlite3.IntegrityError:
+                raise StorageError(f"there is no stored answer {answer_id!r} to give feedback on (it may not have been logged)") from None
+            return int(cur.lastrowid)
+
+    def update_feedback(self, feedback_id: int, rating: int | None = None, comment: str | None = None) -> None:
+        """Change the rating and/or the comment of a feedback row (None leaves it as is)."""
+        with self._writing() as conn:
+            if rating is not None:
+                _check_rating(rating)
+                conn.execute("UPDATE feedback SET rating = ? WHERE id = ?", (rating, feedback_id))
+            if comment is not None:
+                conn.execute("UPDATE feedback SET comment = ? WHERE id = ?", (_comment(comment), feedback_id))
+
+    def delete_feedback(self, feedback_id: int) -> None:
+        with self._writing() as conn:
+            conn.execute("DELETE FROM feedback WHERE id = ?", (feedback_id,))
+
+    def purge(self, retention_days: int, now: datetime | None = None) -> int:
+        """Delete answers (and their feedback) older than ``retention_days``; how many."""
+        cutoff = _stamp((now or utcnow()) - timedelta(days=retention_days))
+        with self._writing() as conn:
+            return conn.execute("DELETE FROM answers WHERE at < ?", (cutoff,)).rowcount
+
+    # --- reads for the console -----------------------------------------------------------
+
+    def exchanges(self, limit: int = 100) -> list[Exchange]:
+        """The most recent answered messages, newest first."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM answers ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+        return [
+            Exchange(r["id"], _parse(r["at"]), r["channel"], r["question"], bool(r["abstained"]), bool(r["crisis"]),
+                     tuple(json.loads(r["sections"])), r["latency_ms"], r["answer"], r["reason"])
+            for r in rows
+        ]
+
+    def unanswered(self, limit: int = 100, channels: Iterable[str] = VISITOR_CHANNELS) -> list[UnansweredQuestion]:
+        """Abstained questions, grouped as :mod:`bot.store.records` says, most asked first."""
+        channels = tuple(channels)
+        marks = ",".join("?" * len(channels))
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"""
+                WITH asked AS (
+                    SELECT rowid AS r, question_key, question, at, channel FROM answers
+                    WHERE abstained = 1 AND crisis = 0 AND question_key IS NOT NULL AND question_key != ''
+                    AND channel IN ({marks})
+                ),
+                latest AS (  -- the latest wording of each normalised question
+                    SELECT question_key, question, row_number() OVER (PARTITION BY question_key ORDER BY at DESC, r DESC) AS k
+                    FROM asked
+                )
+                SELECT a.question_key, l.question, max(a.at) AS last, count(*) AS n, group_concat(DISTINCT a.channel) AS chans
+                FROM asked a JOIN latest l ON l.question_key = a.question_key AND l.k = 1
+                GROUP BY a.question_key ORDER BY n DESC, last DESC
+                """,
+                channels,
+            ).fetchall()
+        groups = [AskedGroup(r["question_key"], r["question"], _parse(r["last"]), r["n"], set(r["chans"].split(","))) for r in rows]
+        return merge_similar(groups, limit)
+
+    def feedback(self, limit: int = 200, only_negative: bool = False) -> list[FeedbackItem]:
+        """Feedback with the answer it is about, newest first."""
+        where = "WHERE f.rating = -1" if only_negative else ""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT f.id, f.at, f.rating, f.comment, f.answer_id, a.channel, a.question, a.answer, a.abstained, a.crisis, "
+                f"a.sections, a.reason FROM feedback f JOIN answers a ON a.id = f.answer_id {where} "
+                "ORDER BY f.at DESC, f.id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            FeedbackItem(r["id"], _parse(r["at"]), r["rating"], r["comment"], r["answer_id"], r["channel"], r["question"], r["answer"],
+                         bool(r["abstained"]), bool(r["crisis"]), tuple(json.loads(r["sections"])), r["reason"])
+            for r in rows
+        ]
+
+    def daily(self, days: int = 30, channels: Iterable[str] = VISITOR_CHANNELS, today: date | None = None) -> list[DayCount]:
+        """Questions, abstentions and crisis replies per UTC day, oldest first, one entry per
+        day of the last ``days`` (zero on quiet days)."""
+        today = today or utcnow().date()
+        first = today - timedelta(days=days - 1)
+        channels = tuple(channels)
+        marks = ",".join("?" * len(channels))
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT substr(at, 1, 10) AS day, count(*) AS n, sum(abstained) AS ab, sum(crisis) AS cr FROM answers "
+                f"WHERE at >= ? AND channel IN ({marks}) GROUP BY day",
+                (first.isoformat(), *channels),
+            ).fetchall()
+        found = {r["day"]: r for r in rows}
+        out = []
+        for i in range(days):
+            day = first + timedelta(days=i)
+            r = found.get(day.isoformat())
+            out.append(DayCount(day, r["n"], r["ab"], r["cr"]) if r else DayCount(day, 0, 0, 0))
+        return out
+
+    def top_sections(self, days: int = 30, limit: int = 10, channels: Iterable[str] = VISITOR_CHANNELS, now: datetime | None = None) -> list[SectionCount]:
+        """The sections cited most often in the last ``days``, most cited first."""
+        since = _stamp((now or utcnow()) - timedelta(days=days))
+        channels = tuple(channels)
+        marks = ",".join("?" * len(channels))
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT s.value AS section, count(*) AS n FROM answers a, json_each(a.sections) s "
+                f"WHERE a.at >= ? AND a.channel IN ({marks}) GROUP BY s.value ORDER BY n DESC, section LIMIT ?",
+                (since, *channels, limit),
+            ).fetchall()
+        return [SectionCount(r["section"], r["n"]) for r in rows]
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_retention(days: int) -> None:
+    if days < 1:
+        raise ValueError(f"FAQBOT_RETENTION_DAYS must be at least 1 (days), not {days}")
+
+
+def _check_rating(rating: int) -> None:
+    if rating not in (1, -1):
+        raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), not {rating!r}")
+
+
+def _comment(comment: str | None) -> str | None:
+    comment = (comment or "").strip()
+    return redact(comment) if comment else None

@@ -1,0 +1,167 @@
+"""The question log's values: one answered message as stored, and what the console reads.
+
+Also what decides "the same question" for the Unanswered list: questions are normalised
+(Unicode NFKC, lower case, punctuation dropped, spaces collapsed), rows with the same
+normalised text are one group, and groups whose texts are near-duplicates (rapidfuzz
+``token_sort_ratio`` >= 90: the same words in another order, or a typo or two) are merged
+into the more frequent one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from rapidfuzz import fuzz
+
+from bot.errors import BotError
+from bot.replies import Reply
+from bot.store.redact import redact
+
+CHANNELS = ("widget", "api", "staff")
+VISITOR_CHANNELS = ("widget", "api")
+# The website widget sends this header with the value "widget"; other API callers are "api".
+CHANNEL_HEADER = "X-FAQBot-Channel"
+SIMILAR = 90  # rapidfuzz token_sort_ratio at or above which two questions are the same
+
+
+class StorageError(BotError):
+    """The question log cannot be opened or written; the message says what to do."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+
+_APOSTROPHE = re.compile(r"['\u2019]")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def question_key(question: str) -> str:
+    """The question as grouped: NFKC, lower case, punctuation dropped ("what's" is
+    "whats"), spaces collapsed."""
+    text = _APOSTROPHE.sub("", unicodedata.normalize("NFKC", question).casefold())
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def channel_from_headers(headers: Mapping[str, str]) -> str:
+    """``"widget"`` when the request carries ``X-FAQBot-Channel: widget``, else ``"api"``."""
+    value = headers.get(CHANNEL_HEADER) or headers.get(CHANNEL_HEADER.lower()) or ""
+    return "widget" if value.strip().lower() == "widget" else "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One answered message, as stored."""
+
+    id: str
+    at: datetime
+    channel: str
+    question: str | None
+    abstained: bool
+    crisis: bool
+    sections: tuple[str, ...]
+    latency_ms: float
+    answer: str
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, channel: str, question: str | None, reply: Reply, seconds: float, *, id: str | None = None, at: datetime | None = None) -> Exchange:
+        """The row for ``reply`` to ``question`` (already redacted, or None to store none)."""
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
+        sections = tuple(dict.fromkeys(c.section for c in reply.citations))
+        return cls(
+            id=id or uuid.uuid4().hex,
+            at=at or utcnow(),
+            channel=channel,
+            question=question,
+            abstained=reply.abstained,
+            crisis=reply.crisis,
+            sections=sections,
+            latency_ms=round(seconds * 1000, 1),
+            answer=reply.answer,
+            reason=redact(reply.reason) if question is not None and reply.reason else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnansweredQuestion:
+    """Visitors' abstained questions that are "the same question", most recent wording first."""
+
+    question: str
+    count: int
+    last_seen: datetime
+    wordings: tuple[str, ...]  # the other wordings merged into this one
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackItem:
+    id: int
+    at: datetime
+    rating: int  # 1 or -1
+    comment: str | None
+    answer_id: str
+    channel: str
+    question: str | None
+    answer: str
+    abstained: bool
+    crisis: bool
+    sections: tuple[str, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    day: date
+    questions: int
+    abstained: int
+    crisis: int
+
+    @property
+    def abstained_share(self) -> float | None:
+        return self.abstained / self.questions if self.questions else None
+
+
+@dataclass(frozen=True, slots=True)
+class SectionCount:
+    section: str
+    citations: int
+
+
+
+@dataclass(slots=True)
+class AskedGroup:
+    """Abstained rows with the same normalised question, as a store reads them."""
+
+    key: str
+    question: str  # its latest wording
+    last: datetime
+    count: int
+    channels: set[str] = field(default_factory=set)
+
+
+def merge_similar(groups: Sequence[AskedGroup], limit: int) -> list[UnansweredQuestion]:
+    """Near-duplicate groups (most asked first) merged into the first of them, most asked first."""
+    merged: list[tuple[AskedGroup, list[str]]] = []
+    for group in groups:
+        home = next((m for m in merged if fuzz.token_sort_ratio(m[0].key, group.key) >= SIMILAR), None)
+        if home is None:
+            merged.append((AskedGroup(group.key, group.question, group.last, group.count, set(group.channels)), []))
+            continue
+        first, wordings = home
+        first.count += group.count
+        wordings.append(group.question)
+        first.channels.update(group.channels)
+        first.last = max(first.last, group.last)
+    merged.sort(key=lambda m: (m[0].count, m[0].last), reverse=True)
+    return [
+        UnansweredQuestion(g.question, g.count, g.last, tuple(wordings), tuple(sorted(g.channels)))
+        for g, wordings in merged[:limit]
+    ]
