@@ -1,23 +1,8 @@
-"""The Gradio console for staff, at ``/``.
-
-- Chat: ask as a visitor would; each answer shows its citations as links, the side panel
-  shows the passages behind the last answer (section, scores, which were quoted) and why
-  the bot answered, abstained or gave crisis resources. Thumbs up / down on any answer,
-  with an optional comment, are stored.
-- Unanswered: visitors' questions the bot abstained on, the same question grouped, most
-  asked first: what to write new content from.
-- Feedback: the rated answers, newest first.
-- Overview: questions per day, the share abstained and the most cited sections.
-- Index: what is being served, and whether the corpus on disk is newer.
-- Evaluation: run an evaluation file and see the scores and the failing cases.
-
-:class:`Console` holds one handler per action, so tests drive them without a browser;
-:func:`build_ui` lays them out. The console records its own chats as channel ``staff``.
-"""
+"""The console's actions, one method per button or tab, each returning what the page shows:
+tests drive them without a browser. The console records its own chats as channel ``staff``."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,121 +12,29 @@ import gradio as gr
 import pandas as pd
 
 from bot import evaluation
+from bot.adapters.console.text import (
+    DAYS,
+    FAILURE_COLUMNS,
+    FEEDBACK_COLUMNS,
+    RATED,
+    SCOPES,
+    SCORE_COLUMNS,
+    THUMBS,
+    UNANSWERED_COLUMNS,
+    clip,
+    count_of,
+    format_reply,
+    outcome,
+    passages_markdown,
+    when,
+    why_text,
+)
 from bot.errors import BotError
-from bot.replies import Reply, Turn
 from bot.serve.inputs import ChatRequest, InvalidRequest
 from bot.serve.runtime import BotHolder
-from bot.settings import Settings
 from bot.store import ChatLog, StorageError
 
 logger = logging.getLogger(__name__)
-
-PASSAGE_COLUMNS = ["used", "section", "dense", "lexical", "coverage", "sentence", "passage"]
-UNANSWERED_COLUMNS = ["asked", "question", "last seen (UTC)", "channels", "also asked as"]
-FEEDBACK_COLUMNS = ["when (UTC)", "rating", "question", "answer", "cited sections", "comment", "channel"]
-SCORE_COLUMNS = ["kind", "passed", "total", "rate"]
-FAILURE_COLUMNS = ["id", "kind", "question", "the bot", "answer", "reason"]
-SCOPES = {"visitors (widget + API)": ("widget", "api"), "all channels (with staff)": ("widget", "api", "staff")}
-DAYS = 30
-OUTCOME_COLORS = {"answered": "#2e7d32", "abstained": "#ef6c00", "crisis": "#c62828"}
-THUMBS = {1: "👍 up", -1: "👎 down"}
-RATED = {1: "Thumbs up", -1: "Thumbs down"}
-
-
-class OpenConsoleRefused(BotError):
-    """The console would be open to the network without a sign-in."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def staff_auth(settings: Settings) -> tuple[str, str] | None:
-    """The console's sign-in (user, password), or None when it is open.
-
-    Refuses an open console on an address other than loopback unless
-    ``FAQBOT_ALLOW_OPEN_STAFF=1`` says something in front of the server signs staff in.
-    """
-    if settings.staff_password:
-        return settings.staff_user, settings.staff_password
-    if is_loopback(settings.host):
-        return None
-    if settings.allow_open_staff:
-        logger.warning("the staff console at / is open to anyone who can reach %s (FAQBOT_ALLOW_OPEN_STAFF=1)", settings.host)
-        return None
-    raise OpenConsoleRefused(
-        f"refusing to serve the staff console on {settings.host} without a sign-in: set FAQBOT_STAFF_PASSWORD "
-        "(and optionally FAQBOT_STAFF_USER, default 'staff'), or set FAQBOT_ALLOW_OPEN_STAFF=1 if a proxy in "
-        "front of this server already signs staff in"
-    )
-
-
-def format_reply(reply: Reply) -> str:
-    """The answer as Markdown with its citations as links."""
-    text = reply.answer
-    if reply.crisis:
-        text = f"**Crisis resources**\n\n{text}"
-    if reply.citations:
-        links = "\n".join(f"- [{c.section}]({c.url}) (score {c.score:.2f})" for c in reply.citations)
-        text = f"{text}\n\n**Sources**\n{links}"
-    return text
-
-
-def outcome(reply: Reply) -> str:
-    return "crisis" if reply.crisis else "abstained" if reply.abstained else "answered"
-
-
-def why_text(reply: Reply, message: str) -> str:
-    """The side panel's account of the last answer, for staff."""
-    state = outcome(reply)
-    lines = [f"**{state}**: {reply.reason or 'no reason given'}"]
-    if reply.crisis:
-        lines.append("A crisis message gets the crisis resources before anything else.")
-    elif reply.abstained:
-        lines.append("The visitor is told the article does not answer this, and given the clinic's contact details.")
-    lines.append(f"searched for: `{reply.query or message}`")
-    if reply.citations:
-        lines.append("quoted from: " + "; ".join(f"[{c.section}]({c.url})" for c in reply.citations))
-    return "\n\n".join(lines)
-
-
-def passage_rows(reply: Reply) -> list[list]:
-    """The passages behind ``reply`` as rows of PASSAGE_COLUMNS."""
-    return [
-        ["✓" if p.get("used") else "", p["section"], p.get("dense"), p.get("lexical"), p.get("coverage"), p.get("sentence"), p["text"]]
-        for p in reply.passages
-    ]
-
-
-def passages_markdown(reply: Reply) -> str:
-    """The passages behind ``reply`` for the side panel: section, scores, whether quoted."""
-    if not reply.passages:
-        return "_No passages were retrieved for this message._"
-    blocks = ["**Passages retrieved**, best first (✓ = the answer quotes this section)"]
-    for row in passage_rows(reply):
-        used, section, *scores, text = row
-        numbers = " · ".join(f"{name} {value:.2f}" for name, value in zip(PASSAGE_COLUMNS[2:6], scores, strict=True) if value is not None)
-        mark = "✓ " if used else ""
-        blocks.append(f"{mark}**{section}**  \n{numbers}\n> {_clip(text, 240)}")
-    return "\n\n".join(blocks)
-
-
-def _when(at) -> str:
-    return at.strftime("%Y-%m-%d %H:%M")
-
-
-def _n(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else many or one + 's'}"
-
-
-def _clip(text: str | None, limit: int = 300) -> str:
-    text = text or ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(slots=True)
@@ -256,7 +149,7 @@ class Console:
         rows = []
         if store is not None:
             rows = [
-                [q.count, q.question, _when(q.last_seen), ", ".join(q.channels), " | ".join(q.wordings[:5])]
+                [q.count, q.question, when(q.last_seen), ", ".join(q.channels), " | ".join(q.wordings[:5])]
                 for q in store.unanswered()
             ]
         return pd.DataFrame(rows, columns=UNANSWERED_COLUMNS)
@@ -269,7 +162,7 @@ class Console:
             for f in store.feedback(only_negative=only_negative):
                 question = f.question if f.question is not None else "(not logged)"
                 answer = "[abstained] " if f.abstained else "[crisis] " if f.crisis else ""
-                rows.append([_when(f.at), THUMBS[f.rating], question, answer + _clip(f.answer), "; ".join(f.sections), f.comment or "", f.channel])
+                rows.append([when(f.at), THUMBS[f.rating], question, answer + clip(f.answer), "; ".join(f.sections), f.comment or "", f.channel])
         return pd.DataFrame(rows, columns=FEEDBACK_COLUMNS)
 
     def overview(self, scope: str = next(iter(SCOPES))):
@@ -295,7 +188,7 @@ class Console:
             }
         )
         top = pd.DataFrame(
-            {"section": pd.Series([_clip(s.section, 45) for s in sections], dtype=object),
+            {"section": pd.Series([clip(s.section, 45) for s in sections], dtype=object),
              "citations": pd.Series([s.citations for s in sections], dtype="int64")}
         )
         total = sum(d.questions for d in days)
@@ -307,8 +200,8 @@ class Console:
             summary = f"No questions in the last {DAYS} days from {scope}."
         else:
             summary = (
-                f"**Last {DAYS} days, {scope}:** {_n(total, 'question')}, {abstained} abstained "
-                f"({abstained / total:.0%}), {_n(crisis, 'crisis reply', 'crisis replies')}; today: {days[-1].questions}."
+                f"**Last {DAYS} days, {scope}:** {count_of(total, 'question')}, {abstained} abstained "
+                f"({abstained / total:.0%}), {count_of(crisis, 'crisis reply', 'crisis replies')}; today: {days[-1].questions}."
             )
         return summary, per_day, share, top
 
@@ -372,7 +265,7 @@ class Console:
             [[k, p, t, f"{p / t:.0%}"] for k in evaluation.KINDS for p, t in [report.score(k)] if t], columns=SCORE_COLUMNS
         )
         failures = pd.DataFrame(
-            [[o.case.id, o.case.kind, o.case.q, outcome(o.reply), _clip(o.reply.answer, 200), o.reply.reason] for o in report.failures],
+            [[o.case.id, o.case.kind, o.case.q, outcome(o.reply), clip(o.reply.answer, 200), o.reply.reason] for o in report.failures],
             columns=FAILURE_COLUMNS,
         )
         passed = len(report.outcomes) - len(report.failures)
@@ -381,86 +274,3 @@ class Console:
             f"{report.false_crisis()} false crisis replies ({seconds:.1f}s)."
         )
         return summary, scores, failures
-
-
-def build_ui(holder: BotHolder, log: ChatLog | None = None) -> gr.Blocks:
-    """The console's page for ``holder``'s bot, reading and writing ``log``."""
-    console = Console(holder, log)
-    with gr.Blocks(title="FAQ bot · staff console", analytics_enabled=False) as demo:
-        gr.Markdown("## Clinic FAQ bot: staff console")
-        gr.Markdown(console.storage_note())
-        session = gr.State(ConsoleSession())
-        with gr.Tabs():
-            with gr.Tab("Chat"):
-                gr.Markdown("Ask as a visitor would. Rate any answer with the thumbs under it; the panel shows why the bot answered and the passages behind the last answer.")
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chat = gr.Chatbot(label="Conversation", height=520, feedback_options=("Like", "Dislike"))
-                        box = gr.Textbox(label="Question", placeholder="How much does it cost?", submit_btn=True)
-                        with gr.Row():
-                            comment = gr.Textbox(label="Comment on a rating (optional)", placeholder="What was wrong or missing?", scale=4)
-                            save_comment = gr.Button("Save comment", scale=1)
-                        rated = gr.Markdown()
-                        clear = gr.Button("New conversation", variant="secondary")
-                    with gr.Column(scale=2):
-                        why = gr.Markdown(label="Why")
-                        passages = gr.Markdown()
-            with gr.Tab("Unanswered") as unanswered_tab:
-                gr.Markdown("Questions visitors asked that the bot could not answer, the same question grouped, most asked first: write new content from these.")
-                unanswered_refresh = gr.Button("Refresh", size="sm")
-                unanswered = gr.Dataframe(headers=UNANSWERED_COLUMNS, wrap=True, interactive=False)
-            with gr.Tab("Feedback") as feedback_tab:
-                gr.Markdown("Answers rated in this console, newest first.")
-                with gr.Row():
-                    only_negative = gr.Checkbox(label="only thumbs down", value=False)
-                    feedback_refresh = gr.Button("Refresh", size="sm")
-                feedback = gr.Dataframe(headers=FEEDBACK_COLUMNS, wrap=True, interactive=False)
-            with gr.Tab("Overview") as overview_tab:
-                with gr.Row():
-                    scope = gr.Radio(list(SCOPES), value=next(iter(SCOPES)), label="Questions from", scale=4)
-                    overview_refresh = gr.Button("Refresh", size="sm", scale=1)
-                summary = gr.Markdown()
-                with gr.Row():
-                    per_day = gr.BarPlot(
-                        x="day", y="questions", color="outcome", color_map=OUTCOME_COLORS, title=f"Questions per day (UTC, last {DAYS} days)",
-                        x_title="", x_label_angle=-60, y_lim=[0, None], height=300,
-                    )
-                    share = gr.BarPlot(
-                        x="day", y="abstained_pct", title="Share abstained (%), days with questions", x_title="", y_title="abstained (%)",
-                        x_label_angle=-60, y_lim=[0, 100], height=300,
-                    )
-                top = gr.BarPlot(
-                    x="section", y="citations", title=f"Most cited sections (last {DAYS} days)", sort="-y", x_title="",
-                    x_label_angle=-20, y_lim=[0, None], height=340,
-                )
-            with gr.Tab("Index") as index_tab:
-                with gr.Row():
-                    index_refresh = gr.Button("Refresh", size="sm")
-                    reindex = gr.Button("Re-index now", size="sm", variant="primary")
-                reindex_result = gr.Markdown()
-                index_info = gr.Markdown()
-            with gr.Tab("Evaluation"):
-                gr.Markdown(
-                    f"Runs every case of an evaluation file (JSON Lines: id, kind, q, facts) through the bot. "
-                    f"Leave the upload empty to run `{holder.settings.eval_file}`."
-                )
-                upload = gr.File(label="Evaluation file (.jsonl)", file_types=[".jsonl"], type="filepath")
-                run = gr.Button("Run evaluation", variant="primary")
-                eval_summary = gr.Markdown()
-                scores = gr.Dataframe(headers=SCORE_COLUMNS, label="Scores", interactive=False)
-                failures = gr.Dataframe(headers=FAILURE_COLUMNS, label="Failing cases", wrap=True, interactive=False)
-
-        box.submit(console.ask, [box, chat, session], [box, chat, session, why, passages], api_name="ask")
-        chat.like(console.rate, [session, comment], [session, comment, rated], api_name="rate", api_visibility="undocumented")
-        save_comment.click(console.comment, [session, comment], [comment, rated], api_name="comment")
-        clear.click(lambda: ([], ConsoleSession(), "", "", ""), None, [chat, session, why, passages, rated], api_visibility="private")
-        gr.on([unanswered_tab.select, unanswered_refresh.click], console.unanswered, None, unanswered, api_name="unanswered")
-        gr.on([feedback_tab.select, feedback_refresh.click, only_negative.change], console.feedback, only_negative, feedback, api_name="feedback")
-        gr.on([overview_tab.select, overview_refresh.click, scope.change], console.overview, scope, [summary, per_day, share, top], api_name="overview")
-        gr.on([index_tab.select, index_refresh.click], console.index_info, None, index_info, api_name="index")
-        reindex.click(console.reindex, None, [reindex_result, index_info], api_name="reindex", concurrency_limit=1)
-        run.click(console.evaluate, upload, [eval_summary, scores, failures], api_name="evaluate")
-    return demo
-
-
-__all__ = ["Console", "ConsoleSession", "OpenConsoleRefused", "build_ui", "format_reply", "staff_auth", "Turn"]

@@ -1,0 +1,79 @@
+"""What the console shows of a reply and of the log: Markdown, table rows and their columns."""
+
+from __future__ import annotations
+
+from bot.replies import Reply
+
+PASSAGE_COLUMNS = ["used", "section", "dense", "lexical", "coverage", "sentence", "passage"]
+UNANSWERED_COLUMNS = ["asked", "question", "last seen (UTC)", "channels", "also asked as"]
+FEEDBACK_COLUMNS = ["when (UTC)", "rating", "question", "answer", "cited sections", "comment", "channel"]
+SCORE_COLUMNS = ["kind", "passed", "total", "rate"]
+FAILURE_COLUMNS = ["id", "kind", "question", "the bot", "answer", "reason"]
+SCOPES = {"visitors (widget + API)": ("widget", "api"), "all channels (with staff)": ("widget", "api", "staff")}
+DAYS = 30
+OUTCOME_COLORS = {"answered": "#2e7d32", "abstained": "#ef6c00", "crisis": "#c62828"}
+THUMBS = {1: "👍 up", -1: "👎 down"}
+RATED = {1: "Thumbs up", -1: "Thumbs down"}
+
+
+def format_reply(reply: Reply) -> str:
+    """The answer as Markdown with its citations as links."""
+    text = reply.answer
+    if reply.crisis:
+        text = f"**Crisis resources**\n\n{text}"
+    if reply.citations:
+        links = "\n".join(f"- [{c.section}]({c.url}) (score {c.score:.2f})" for c in reply.citations)
+        text = f"{text}\n\n**Sources**\n{links}"
+    return text
+
+
+def outcome(reply: Reply) -> str:
+    return "crisis" if reply.crisis else "abstained" if reply.abstained else "answered"
+
+
+def why_text(reply: Reply, message: str) -> str:
+    """The side panel's account of the last answer, for staff."""
+    state = outcome(reply)
+    lines = [f"**{state}**: {reply.reason or 'no reason given'}"]
+    if reply.crisis:
+        lines.append("A crisis message gets the crisis resources before anything else.")
+    elif reply.abstained:
+        lines.append("The visitor is told the article does not answer this, and given the clinic's contact details.")
+    lines.append(f"searched for: `{reply.query or message}`")
+    if reply.citations:
+        lines.append("quoted from: " + "; ".join(f"[{c.section}]({c.url})" for c in reply.citations))
+    return "\n\n".join(lines)
+
+
+def passage_rows(reply: Reply) -> list[list]:
+    """The passages behind ``reply`` as rows of PASSAGE_COLUMNS."""
+    return [
+        ["✓" if p.get("used") else "", p["section"], p.get("dense"), p.get("lexical"), p.get("coverage"), p.get("sentence"), p["text"]]
+        for p in reply.passages
+    ]
+
+
+def passages_markdown(reply: Reply) -> str:
+    """The passages behind ``reply`` for the side panel: section, scores, whether quoted."""
+    if not reply.passages:
+        return "_No passages were retrieved for this message._"
+    blocks = ["**Passages retrieved**, best first (✓ = the answer quotes this section)"]
+    for row in passage_rows(reply):
+        used, section, *scores, text = row
+        numbers = " · ".join(f"{name} {value:.2f}" for name, value in zip(PASSAGE_COLUMNS[2:6], scores, strict=True) if value is not None)
+        mark = "✓ " if used else ""
+        blocks.append(f"{mark}**{section}**  \n{numbers}\n> {clip(text, 240)}")
+    return "\n\n".join(blocks)
+
+
+def when(at) -> str:
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+def count_of(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def clip(text: str | None, limit: int = 300) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
