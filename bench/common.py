@@ -140,9 +140,10 @@ def children(pid: int) -> list[int]:
 def bench_index() -> Path:
     """An index of the clinic's corpus in the benchmark's work folder (built once, rebuilt
     when the corpus changes: only changed text is embedded)."""
-    from bot.search.embedder import SERVING_TORCH_THREADS, CachingEmbedder, MiniLMEmbedder
+    from bot.search.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
     from bot.search.reindex import reindex
     from bot.serve import vocabulary
+    from bot.serve.embedders import CachingEmbedder
     from bot.settings import Settings
 
     out = WORK / "index"

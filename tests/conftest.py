@@ -8,7 +8,8 @@ import pytest
 from serving import Server
 
 from bot.answer.service import Bot
-from bot.search.embedder import HashEmbedder, MiniLMEmbedder
+from bot.search.embedder import MiniLMEmbedder
+from bot.search.hash_embedder import HashEmbedder
 from bot.search.reindex import reindex
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings

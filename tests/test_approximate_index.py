@@ -11,7 +11,7 @@ from conftest import CORPUS
 
 import bot.search.index as index_module
 from bot.answer.service import Bot
-from bot.search.embedder import HashEmbedder
+from bot.search.hash_embedder import HashEmbedder
 from bot.search.index import load_index, passage_index, read_manifest
 from bot.search.reindex import reindex
 from bot.settings import Settings

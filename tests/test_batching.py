@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from bot.search.embedder import BatchingEmbedder, CachingEmbedder, HashEmbedder
+from bot.search.hash_embedder import HashEmbedder
+from bot.serve.embedders import BatchingEmbedder, CachingEmbedder
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings
 

@@ -32,7 +32,8 @@ from serving import Server
 from bot.adapters.api import create_api
 from bot.errors import IndexCorrupt, IndexMismatch
 from bot.replies import Reply, ReplyKind
-from bot.search.embedder import MODEL_NAME, HashEmbedder
+from bot.search.embedder import MODEL_NAME
+from bot.search.hash_embedder import HashEmbedder
 from bot.search.index import current_build, load_build, load_index, read_manifest
 from bot.search.reindex import reindex
 from bot.serve.runtime import BotHolder
@@ -50,7 +51,7 @@ import os, shutil, signal, sys
 from pathlib import Path
 import numpy as np
 import bot.search.index as index
-from bot.search.embedder import HashEmbedder
+from bot.search.hash_embedder import HashEmbedder
 from bot.search.reindex import reindex
 from bot.settings import Settings
 

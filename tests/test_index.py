@@ -11,7 +11,7 @@ from conftest import CORPUS
 from bot.answer.service import Bot
 from bot.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from bot.ingest.corpus import corpus_hash, load_chunks
-from bot.search.embedder import HashEmbedder
+from bot.search.hash_embedder import HashEmbedder
 from bot.search.index import build, current_build, load_index, passage_text, staleness
 from bot.settings import Settings
 

@@ -7,8 +7,9 @@ import threading
 
 import numpy as np
 
-from bot.search.embedder import CachingEmbedder, HashEmbedder
+from bot.search.hash_embedder import HashEmbedder
 from bot.serve import vocabulary
+from bot.serve.embedders import CachingEmbedder
 
 WORDS = ["whole", "afternoon", "kids", "school", "pretty", "stuff", "big", "pill", "mess", "weird"]
 

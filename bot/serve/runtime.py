@@ -9,8 +9,8 @@ request fails or mixes the two indexes. A new index that cannot be loaded (damag
 with another model) is refused: the old bot keeps serving and ``reload_status`` says why.
 
 For many visitors at once the holder serves the model behind two wrappers (bot.embedder):
-a :class:`~bot.search.embedder.CachingEmbedder` that remembers recent vectors by text, over a
-:class:`~bot.search.embedder.BatchingEmbedder` that encodes concurrent questions in one pass; and
+a :class:`~bot.serve.embedders.CachingEmbedder` that remembers recent vectors by text, over a
+:class:`~bot.serve.embedders.BatchingEmbedder` that encodes concurrent questions in one pass; and
 the bot behind an :class:`~bot.serve.answer_cache.AnswerCache` of replies by question and index
 build, emptied whenever a new index is swapped in. torch and FAISS get one thread each
 (see ``SERVING_TORCH_THREADS``). Each setting is in :class:`~bot.settings.Settings`.
@@ -31,11 +31,12 @@ from bot.answer.service import Bot, IndexStatus
 from bot.errors import BotError
 from bot.replies import Reply, ReplyKind, Turn
 from bot.search.embed_cache import Progress
-from bot.search.embedder import SERVING_TORCH_THREADS, BatchingEmbedder, CachingEmbedder, Embedder, MiniLMEmbedder
+from bot.search.embedder import SERVING_TORCH_THREADS, Embedder, MiniLMEmbedder
 from bot.search.index import read_manifest
 from bot.search.reindex import BuildSummary, reindex
 from bot.serve import vocabulary
 from bot.serve.answer_cache import AnswerCache, CachedBot
+from bot.serve.embedders import BatchingEmbedder, CachingEmbedder
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

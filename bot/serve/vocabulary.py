@@ -5,7 +5,7 @@ to find the article's words closest in meaning (bot.retrieval). About half of vi
 questions have such a word, and a pass through the model for a few words costs nearly as
 much as the question's own pass (the cost of a short input is reading the model's
 weights). A server therefore keeps the vectors of the vocabulary's most frequent whole
-words pinned in its vector cache (:meth:`~bot.search.embedder.CachingEmbedder.pin`).
+words pinned in its vector cache (:meth:`~bot.serve.embedders.CachingEmbedder.pin`).
 
 They are computed once per model, in the background after start-up and only while no
 visitor's text is waiting for the model, then saved beside the index as
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.search.embedder import CachingEmbedder
+from bot.serve.embedders import CachingEmbedder
 
 logger = logging.getLogger(__name__)
 
