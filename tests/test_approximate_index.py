@@ -11,8 +11,10 @@ from conftest import CORPUS
 
 import bot.search.index as index_module
 from bot.answer.service import Bot
+from bot.search.folder import read_manifest
 from bot.search.hash_embedder import HashEmbedder
-from bot.search.index import load_index, passage_index, read_manifest
+from bot.search.index import passage_index
+from bot.search.load import load_index
 from bot.search.reindex import reindex
 from bot.settings import Settings
 

@@ -33,8 +33,9 @@ from bot.adapters.api import create_api
 from bot.errors import IndexCorrupt, IndexMismatch
 from bot.replies import Reply, ReplyKind
 from bot.search.embedder import MODEL_NAME
+from bot.search.folder import current_build, read_manifest
 from bot.search.hash_embedder import HashEmbedder
-from bot.search.index import current_build, load_build, load_index, read_manifest
+from bot.search.load import load_build, load_index
 from bot.search.reindex import reindex
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings

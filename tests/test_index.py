@@ -11,8 +11,10 @@ from conftest import CORPUS
 from bot.answer.service import Bot
 from bot.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from bot.ingest.corpus import corpus_hash, load_chunks
+from bot.search.folder import current_build, staleness
 from bot.search.hash_embedder import HashEmbedder
-from bot.search.index import build, current_build, load_index, passage_text, staleness
+from bot.search.index import build, passage_text
+from bot.search.load import load_index
 from bot.settings import Settings
 
 

@@ -25,8 +25,10 @@ from serving import Server
 
 from bot.adapters.api import create_api
 from bot.errors import CorpusError
+from bot.search.folder import IndexBusy, build_lock, current_build
 from bot.search.hash_embedder import HashEmbedder
-from bot.search.index import IndexBusy, build_lock, current_build, embed_sentences, load_index, passage_text
+from bot.search.index import embed_sentences, passage_text
+from bot.search.load import load_index
 from bot.search.reindex import check, reindex, rollback
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings

@@ -33,7 +33,7 @@ from bot.ingest.corpus import Chunk
 from bot.ingest.formats import LIST_ITEM as LIST_ITEM_LINE
 from bot.ingest.text import STOPWORDS, content_terms, split_sentences, stem, words
 from bot.search.embedder import Embedder
-from bot.search.index import LoadedIndex
+from bot.search.load import LoadedIndex
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG

@@ -18,7 +18,7 @@ from bot.errors import CorpusError
 from bot.ingest.corpus import corpus_hash
 from bot.replies import Citation, Reply, ReplyKind, Turn
 from bot.search.embedder import Embedder, MiniLMEmbedder
-from bot.search.index import LoadedIndex, load_index
+from bot.search.load import LoadedIndex, load_index
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -22,8 +22,9 @@ from bot.ingest.questions import Phrasing, load_questions
 from bot.ingest.wording import Vocabulary, load_vocabulary
 from bot.search.embed_cache import Progress
 from bot.search.embedder import MODEL_NAME, Embedder, MiniLMEmbedder
-from bot.search.index import Manifest, build, changes
-from bot.search.index import rollback as rollback_index
+from bot.search.folder import Manifest, changes
+from bot.search.folder import rollback as rollback_index
+from bot.search.index import build
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

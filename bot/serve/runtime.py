@@ -32,7 +32,7 @@ from bot.errors import BotError
 from bot.replies import Reply, ReplyKind, Turn
 from bot.search.embed_cache import Progress
 from bot.search.embedder import SERVING_TORCH_THREADS, Embedder, MiniLMEmbedder
-from bot.search.index import read_manifest
+from bot.search.folder import read_manifest
 from bot.search.reindex import BuildSummary, reindex
 from bot.serve import vocabulary
 from bot.serve.answer_cache import AnswerCache, CachedBot
