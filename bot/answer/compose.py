@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.answer.retrieval import SectionEvidence, Sentence
+from bot.answer.evidence import SectionEvidence, Sentence
 from bot.replies import Citation
 
 # A sentence that starts like this leans on the one before it (English, not any topic).

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.answer.forms import Form, asked_forms
-from bot.answer.retrieval import QueryTerms, Retriever
+from bot.answer.retrieval import Retriever
+from bot.answer.terms import QueryTerms
 from bot.search.embedder import Embedder
 
 
@@ -34,13 +35,13 @@ class Query:
 def prepare(texts: Sequence[str], retriever: Retriever, embedder: Embedder) -> dict[str, Query]:
     """A :class:`Query` for each text, with one pass through the model for all of them."""
     texts = list(dict.fromkeys(" ".join(t.split()) for t in texts))
-    searched = {t: retriever.correct_spelling(t) for t in texts}
-    content = {w for s in searched.values() for w in retriever.query_words(s)}
+    searched = {t: retriever.words.correct_spelling(t) for t in texts}
+    content = {w for s in searched.values() for w in retriever.words.query_words(s)}
     batch = list(dict.fromkeys([*texts, *searched.values(), *sorted(content)]))
     vectors = dict(zip(batch, embedder.encode(batch), strict=True)) if batch else {}
     words = {w: vectors[w] for w in content}
     out = {}
     for text in texts:
         s = searched[text]
-        out[text] = Query(text, s, vectors[s], vectors[text], retriever.query_terms(s, words), words, asked_forms(s))
+        out[text] = Query(text, s, vectors[s], vectors[text], retriever.words.query_terms(s, words), words, asked_forms(s))
     return out
