@@ -7,7 +7,9 @@ import pytest
 
 from bot.errors import CorpusError
 from bot.ingest.corpus import chunk_document, load_corpus
-from bot.ingest.formats import Block, Heading, outline_html, outline_markdown
+from bot.ingest.markdown import outline_markdown
+from bot.ingest.outline import Block, Heading
+from bot.ingest.webpage import outline_html
 from bot.ingest.wording import load_vocabulary
 
 pytestmark = pytest.mark.fast

@@ -24,7 +24,7 @@ from bot.answer.evidence import Hit, SectionEvidence, SectionKey, Sentence
 from bot.answer.forms import Form, gives
 from bot.answer.terms import VAGUE_WEIGHT, CorpusWords, QueryTerms
 from bot.ingest.corpus import Chunk
-from bot.ingest.formats import LIST_ITEM as LIST_ITEM_LINE
+from bot.ingest.outline import LIST_ITEM as LIST_ITEM_LINE
 from bot.ingest.text import content_terms, split_sentences
 from bot.search.embedder import Embedder
 from bot.search.load import LoadedIndex

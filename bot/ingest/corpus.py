@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import CorpusError
-from bot.ingest.formats import LIST_ITEM, OUTLINERS, SUFFIXES, Block, Heading, Outline, read_text
+from bot.ingest.formats import OUTLINERS, SUFFIXES
+from bot.ingest.outline import LIST_ITEM, Block, Heading, Outline, read_text
 from bot.ingest.text import slugify, split_sentences
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ import yaml
 
 from bot.errors import CorpusError
 from bot.ingest.corpus import Document, display_path, questions_file
-from bot.ingest.formats import read_text
+from bot.ingest.outline import read_text
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,31 @@ def load_questions(root: Path, documents: list[Document]) -> list[Phrasing]:
     if path is None:
         return []
     display = display_path(path, root)
+    tree = _parse(path, display)
+    if tree is None:
+        return []
+    if not isinstance(tree, yaml.SequenceNode):
+        raise CorpusError(display, _line(tree), f"must be a list of entries: {_EXAMPLE}")
+    sections = _sections(documents, root.name)
+    phrasings: list[Phrasing] = []
+    first_seen: dict[str, tuple[Phrasing, int]] = {}
+    for entry in tree.value:
+        fields = _entry_fields(entry, display)
+        source, anchor = _resolve(fields["section"], sections, display)
+        questions = fields.get("questions")
+        if questions is None or not isinstance(questions, yaml.SequenceNode) or not questions.value:
+            where = _line(questions) if questions is not None else _line(entry)
+            raise CorpusError(display, where, "give the entry a 'questions:' list with at least one phrasing")
+        for node in questions.value:
+            phrasing = _phrasing(node, source, anchor, display, first_seen)
+            if phrasing is not None:
+                phrasings.append(phrasing)
+    return phrasings
+
+
+def _parse(path: Path, display: str) -> yaml.Node | None:
     try:
-        tree = yaml.compose(read_text(path, display))
+        return yaml.compose(read_text(path, display))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -70,50 +93,45 @@ def load_questions(root: Path, documents: list[Document]) -> list[Phrasing]:
             f"is not valid YAML ({problem}): write one phrasing per line after '- ', indented under "
             "'questions:', and put quotes around a phrasing that holds ': ' or ' #'",
         ) from None
-    if tree is None:
-        return []
-    if not isinstance(tree, yaml.SequenceNode):
-        raise CorpusError(display, _line(tree), f"must be a list of entries: {_EXAMPLE}")
-    sections = _sections(documents, root.name)
-    phrasings: list[Phrasing] = []
-    first_seen: dict[str, tuple[Phrasing, int]] = {}
-    for entry in tree.value:
-        if not isinstance(entry, yaml.MappingNode):
-            raise CorpusError(display, _line(entry), f"each entry must read {_EXAMPLE}")
-        fields = {}
-        for key, value in entry.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else None
-            if name not in {"section", "questions"}:
-                raise CorpusError(display, _line(key), f"unknown key {name!r}: an entry has only 'section' and 'questions'")
-            fields[name] = value
-        if "section" not in fields:
-            raise CorpusError(display, _line(entry), "this entry has no 'section: file.md#anchor'")
-        source, anchor = _resolve(fields["section"], sections, display)
-        questions = fields.get("questions")
-        if questions is None or not isinstance(questions, yaml.SequenceNode) or not questions.value:
-            where = _line(questions) if questions is not None else _line(entry)
-            raise CorpusError(display, where, "give the entry a 'questions:' list with at least one phrasing")
-        for node in questions.value:
-            is_text = isinstance(node, yaml.ScalarNode) and not node.tag.endswith(":null")
-            text = _WS.sub(" ", node.value).strip() if is_text else ""
-            if not text:
-                raise CorpusError(display, _line(node), "a phrasing must be a line of text")
-            phrasing = Phrasing(source, anchor, text)
-            key = text.lower().rstrip("?!. ")
-            if key in first_seen:
-                earlier, line = first_seen[key]
-                if (earlier.source, earlier.anchor) != (source, anchor):
-                    raise CorpusError(
-                        display,
-                        _line(node),
-                        f"'{text}' already points to {earlier.source}#{earlier.anchor} on line {line}: "
-                        "a phrasing can lead to one section only",
-                    )
-                logger.warning("%s:%d: '%s' is listed twice for the same section", display, _line(node), text)
-                continue
-            first_seen[key] = (phrasing, _line(node))
-            phrasings.append(phrasing)
-    return phrasings
+
+
+def _entry_fields(entry: yaml.Node, display: str) -> dict[str, yaml.Node]:
+    """An entry's ``section`` and ``questions`` nodes; any other key is a mistake."""
+    if not isinstance(entry, yaml.MappingNode):
+        raise CorpusError(display, _line(entry), f"each entry must read {_EXAMPLE}")
+    fields = {}
+    for key, value in entry.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else None
+        if name not in {"section", "questions"}:
+            raise CorpusError(display, _line(key), f"unknown key {name!r}: an entry has only 'section' and 'questions'")
+        fields[name] = value
+    if "section" not in fields:
+        raise CorpusError(display, _line(entry), "this entry has no 'section: file.md#anchor'")
+    return fields
+
+
+def _phrasing(node: yaml.Node, source: str, anchor: str, display: str,
+              first_seen: dict[str, tuple[Phrasing, int]]) -> Phrasing | None:
+    """The phrasing ``node`` holds, or None when it repeats one for the same section."""
+    is_text = isinstance(node, yaml.ScalarNode) and not node.tag.endswith(":null")
+    text = _WS.sub(" ", node.value).strip() if is_text else ""
+    if not text:
+        raise CorpusError(display, _line(node), "a phrasing must be a line of text")
+    phrasing = Phrasing(source, anchor, text)
+    key = text.lower().rstrip("?!. ")
+    if key in first_seen:
+        earlier, line = first_seen[key]
+        if (earlier.source, earlier.anchor) != (source, anchor):
+            raise CorpusError(
+                display,
+                _line(node),
+                f"'{text}' already points to {earlier.source}#{earlier.anchor} on line {line}: "
+                "a phrasing can lead to one section only",
+            )
+        logger.warning("%s:%d: '%s' is listed twice for the same section", display, _line(node), text)
+        return None
+    first_seen[key] = (phrasing, _line(node))
+    return phrasing
 
 
 def _line(node: yaml.Node) -> int:

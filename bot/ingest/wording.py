@@ -37,7 +37,7 @@ import yaml
 
 from bot.errors import CorpusError
 from bot.ingest.corpus import VOCABULARY_FILES, display_path
-from bot.ingest.formats import read_text
+from bot.ingest.outline import read_text
 from bot.ingest.text import words
 
 _KEYS = ("synonyms", "warm_up", "out_of_scope", "crisis_lookalikes")
