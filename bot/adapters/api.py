@@ -170,19 +170,15 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
         max_age=600,
     )
     api.add_middleware(SecurityHeaders)  # outermost: refused routes never reach CORS or Gradio
+    _add_error_handlers(api)
+    _add_chat(api, holder, limiter)
+    _add_pages(api, holder)
+    add_admin_routes(api, holder)
+    return api
 
-    def too_many(request: Request) -> JSONResponse | None:
-        """429 when the client has used up its questions for now, else None."""
-        if limiter is None:
-            return None
-        client = client_key(request.client.host if request.client else None,
-                            ",".join(request.headers.getlist("x-forwarded-for")), settings.trust_proxy)
-        wait = limiter.take(client)
-        if not wait:
-            return None
-        seconds = retry_after(wait)
-        unit = "second" if seconds == "1" else "seconds"
-        return error(429, "rate_limited", f"too many questions in a short time; try again in {seconds} {unit}", {"Retry-After": seconds})
+
+def _add_error_handlers(api: FastAPI) -> None:
+    """Every error as JSON in one shape, ``{"error": {"code", "message"}}``; no traceback."""
 
     @api.exception_handler(_Refused)
     async def refused(_: Request, exc: _Refused) -> JSONResponse:
@@ -197,6 +193,24 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return error(500, "internal_error", "something went wrong on our side; please try again")
+
+
+def _add_chat(api: FastAPI, holder: BotHolder, limiter: RateLimiter | None) -> None:
+    """``POST /api/chat``: checked, rate-limited (never a crisis message), answered, logged."""
+    settings = holder.settings
+
+    def too_many(request: Request) -> JSONResponse | None:
+        """429 when the client has used up its questions for now, else None."""
+        if limiter is None:
+            return None
+        client = client_key(request.client.host if request.client else None,
+                            ",".join(request.headers.getlist("x-forwarded-for")), settings.trust_proxy)
+        wait = limiter.take(client)
+        if not wait:
+            return None
+        seconds = retry_after(wait)
+        unit = "second" if seconds == "1" else "seconds"
+        return error(429, "rate_limited", f"too many questions in a short time; try again in {seconds} {unit}", {"Retry-After": seconds})
 
     @api.post("/api/chat")
     async def chat(request: Request) -> JSONResponse:
@@ -219,6 +233,11 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
             return error(503, "not_ready", "the bot is starting; try again in a few seconds", {"Retry-After": "5"})
         reply = await run_in_threadpool(bot.answer, chat_request.message, chat_request.history)
         return answered(request, chat_request.message, reply, started)
+
+
+def _add_pages(api: FastAPI, holder: BotHolder) -> None:
+    """Health, the source documents, the API's contract, the widget and its demo page."""
+    settings = holder.settings
 
     @api.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -254,6 +273,3 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
     @api.get("/demo")
     async def demo() -> Response:
         return HTMLResponse((STATIC / "demo.html").read_text(encoding="utf-8"))
-
-    add_admin_routes(api, holder)
-    return api

@@ -75,46 +75,6 @@ def _document_names(settings: Settings) -> list[str]:
 
 def openapi_document(settings: Settings) -> dict:
     """The OpenAPI 3.1 document of the bot's HTTP API, with this server's limits."""
-    names = _document_names(settings)
-    request = {
-        "type": "object",
-        "required": ["message"],
-        "additionalProperties": False,
-        "properties": {
-            "message": {
-                "type": "string", "minLength": 1, "maxLength": settings.max_message_chars,
-                "description": "the visitor's message (blank or control-only text is refused with 422)",
-                "examples": ["How much does an infusion cost?"],
-            },
-            "history": {
-                "type": "array",
-                "description": f"the conversation before it, oldest first; only the last {settings.max_history_turns} turns are read, "
-                f"each cut to {settings.max_history_chars} characters",
-                "items": {
-                    "type": "object",
-                    "required": ["role", "content"],
-                    "additionalProperties": False,
-                    "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}},
-                },
-            },
-        },
-    }
-    health = {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": {"enum": ["ok", "loading", "failed"]},
-            "index": {"type": "object", "description": "the served index: model, counts, build id, when it was built"},
-            "stale": {"type": "boolean", "description": "the corpus changed since the index was built"},
-            "error": {"type": ["string", "null"]},
-            "reload": {"type": "object", "description": "the last attempt to serve a new index"},
-        },
-    }
-    reloaded = {
-        "type": "object",
-        "required": ["status", "served"],
-        "properties": {"status": {"type": "string"}, "served": {"type": ["string", "null"]}, "reload": {"type": "object"}},
-    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -124,72 +84,129 @@ def openapi_document(settings: Settings) -> dict:
             "answer; crisis messages get crisis resources first. The website widget (/widget.js) is built on POST /api/chat.",
         },
         "paths": {
-            "/api/chat": {
-                "post": {
-                    "summary": "Answer one visitor message",
-                    "operationId": "chat",
-                    "parameters": [{
-                        "name": "X-FAQBot-Channel", "in": "header", "required": False,
-                        "description": "'widget' when the website widget asks (recorded in the question log)",
-                        "schema": {"type": "string"},
-                    }],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
-                    "responses": {
-                        "200": _json("Reply", "the answer, an abstention or the crisis reply"),
-                        **_errors(
-                            (400, "the body is not UTF-8 JSON, or its Content-Length is not a number"),
-                            (408, "the body did not arrive in time"),
-                            (413, f"the body is larger than {settings.max_body_bytes} bytes"),
-                            (415, "the body is not sent as application/json"),
-                            (422, "a field is missing or wrong: the message names it"),
-                            (429, "too many questions from this client for now: see Retry-After (crisis messages are never refused)"),
-                            (500, "something went wrong on the server's side"),
-                            (503, "the bot is still starting: see Retry-After"),
-                        ),
-                    },
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "summary": "Whether the bot is ready, and which index it serves",
-                    "operationId": "health",
-                    "responses": {
-                        "200": {"description": "ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
-                        "503": {"description": "loading, or failed to load", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
-                    },
-                }
-            },
-            "/source/{name}": {
-                "get": {
-                    "summary": "A corpus document as a web page (where citations link)",
-                    "operationId": "source",
-                    "parameters": [{"name": "name", "in": "path", "required": True,
-                                    "schema": {"type": "string", **({"examples": names} if names else {})},
-                                    "description": "the document's path inside the corpus, without its extension"}],
-                    "responses": {
-                        "200": {"description": "the document", "content": {"text/html": {"schema": {"type": "string"}}}},
-                        **_errors((404, "no such document"), (500, "the document cannot be shown right now")),
-                    },
-                }
-            },
-            "/admin/reload": {
-                "post": {
-                    "summary": "Serve a newly built index now (exists only when FAQBOT_ADMIN_TOKEN is set)",
-                    "operationId": "reload",
-                    "security": [{"adminToken": []}],
-                    "responses": {
-                        "200": {"description": "reloaded, or unchanged", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reloaded"}}}},
-                        **_errors(
-                            (401, "the admin token is missing or wrong"),
-                            (404, "the server has no admin token (FAQBOT_ADMIN_TOKEN), so no admin routes"),
-                            (409, "the new index was refused: the old one is still served"),
-                        ),
-                    },
-                }
-            },
+            "/api/chat": _chat_path(settings),
+            "/healthz": _HEALTH_PATH,
+            "/source/{name}": _source_path(_document_names(settings)),
+            "/admin/reload": _RELOAD_PATH,
         },
         "components": {
-            "schemas": {"ChatRequest": request, "Reply": _REPLY, "Citation": _CITATION, "Error": _ERROR, "Health": health, "Reloaded": reloaded},
+            "schemas": {
+                "ChatRequest": _chat_request(settings), "Reply": _REPLY, "Citation": _CITATION, "Error": _ERROR,
+                "Health": _HEALTH, "Reloaded": _RELOADED,
+            },
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "FAQBOT_ADMIN_TOKEN"}},
         },
     }
+
+
+def _chat_request(settings: Settings) -> dict:
+    return {
+    "type": "object",
+    "required": ["message"],
+    "additionalProperties": False,
+    "properties": {
+        "message": {
+            "type": "string", "minLength": 1, "maxLength": settings.max_message_chars,
+            "description": "the visitor's message (blank or control-only text is refused with 422)",
+            "examples": ["How much does an infusion cost?"],
+        },
+        "history": {
+            "type": "array",
+            "description": f"the conversation before it, oldest first; only the last {settings.max_history_turns} turns are read, "
+            f"each cut to {settings.max_history_chars} characters",
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "additionalProperties": False,
+                "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _chat_path(settings: Settings) -> dict:
+    return {
+        "post": {
+            "summary": "Answer one visitor message",
+            "operationId": "chat",
+            "parameters": [{
+                "name": "X-FAQBot-Channel", "in": "header", "required": False,
+                "description": "'widget' when the website widget asks (recorded in the question log)",
+                "schema": {"type": "string"},
+            }],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
+            "responses": {
+                "200": _json("Reply", "the answer, an abstention or the crisis reply"),
+                **_errors(
+                    (400, "the body is not UTF-8 JSON, or its Content-Length is not a number"),
+                    (408, "the body did not arrive in time"),
+                    (413, f"the body is larger than {settings.max_body_bytes} bytes"),
+                    (415, "the body is not sent as application/json"),
+                    (422, "a field is missing or wrong: the message names it"),
+                    (429, "too many questions from this client for now: see Retry-After (crisis messages are never refused)"),
+                    (500, "something went wrong on the server's side"),
+                    (503, "the bot is still starting: see Retry-After"),
+                ),
+            },
+        }
+    }
+
+
+def _source_path(names: list[str]) -> dict:
+    return {
+        "get": {
+            "summary": "A corpus document as a web page (where citations link)",
+            "operationId": "source",
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", **({"examples": names} if names else {})},
+                            "description": "the document's path inside the corpus, without its extension"}],
+            "responses": {
+                "200": {"description": "the document", "content": {"text/html": {"schema": {"type": "string"}}}},
+                **_errors((404, "no such document"), (500, "the document cannot be shown right now")),
+            },
+        }
+    }
+
+
+_HEALTH = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"enum": ["ok", "loading", "failed"]},
+        "index": {"type": "object", "description": "the served index: model, counts, build id, when it was built"},
+        "stale": {"type": "boolean", "description": "the corpus changed since the index was built"},
+        "error": {"type": ["string", "null"]},
+        "reload": {"type": "object", "description": "the last attempt to serve a new index"},
+    },
+}
+_RELOADED = {
+    "type": "object",
+    "required": ["status", "served"],
+    "properties": {"status": {"type": "string"}, "served": {"type": ["string", "null"]}, "reload": {"type": "object"}},
+}
+_HEALTH_PATH = {
+    "get": {
+        "summary": "Whether the bot is ready, and which index it serves",
+        "operationId": "health",
+        "responses": {
+            "200": {"description": "ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+            "503": {"description": "loading, or failed to load", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+        },
+    }
+}
+_RELOAD_PATH = {
+    "post": {
+        "summary": "Serve a newly built index now (exists only when FAQBOT_ADMIN_TOKEN is set)",
+        "operationId": "reload",
+        "security": [{"adminToken": []}],
+        "responses": {
+            "200": {"description": "reloaded, or unchanged", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reloaded"}}}},
+            **_errors(
+                (401, "the admin token is missing or wrong"),
+                (404, "the server has no admin token (FAQBOT_ADMIN_TOKEN), so no admin routes"),
+                (409, "the new index was refused: the old one is still served"),
+            ),
+        },
+    }
+}

@@ -6,7 +6,7 @@ clinic's subject: how close the question is to the section's best sentence, best
 and heading; BM25; how much of the question's words the section covers, exactly and in
 meaning (each word's best match among the section's words), and above all its rarest word;
 how close the curated phrasings are; where the section sits in its document; and the gaps
-to the best candidate. ``python -m bot.fit`` refits it (docs/EVALUATION.md); the file
+to the best candidate. ``python -m bot.evaluation.fit`` refits it (docs/EVALUATION.md); the file
 records the corpora and questions it was fit on and the threshold chosen on them.
 """
 
@@ -86,10 +86,10 @@ class AnswerabilityModel:
                 dict(data.get("meta") or {}),
             )
         except FileNotFoundError:
-            logger.warning("%s is missing: using neutral weights; run 'python -m bot.fit'", path)
+            logger.warning("%s is missing: using neutral weights; run 'python -m bot.evaluation.fit'", path)
             return cls.neutral()
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelFileError(f"{path} cannot be read ({exc}): restore it from git or run 'python -m bot.fit'") from None
+            raise ModelFileError(f"{path} cannot be read ({exc}): restore it from git or run 'python -m bot.evaluation.fit'") from None
 
     @classmethod
     def neutral(cls) -> AnswerabilityModel:

@@ -1,4 +1,4 @@
-"""Fit the answerability model on the tuning corpora: ``python -m bot.fit``.
+"""Fit the answerability model on the tuning corpora: ``python -m bot.evaluation.fit``.
 
 For every question of the tuning corpora's evaluation files, each candidate section the
 retriever finds is one example: positive when one of its sentences holds one of the
@@ -110,8 +110,28 @@ def auc(rows: list[dict], model: AnswerabilityModel) -> float:
     return float(roc_auc_score(y, [p for _, p, _ in items])) if 0 < sum(y) < len(y) else float("nan")
 
 
+def _examples(root: Path, saved: str | None) -> list[dict]:
+    """The examples of the tuning corpora under ``root``, read from ``saved`` when it exists
+    (else computed with the real model, and written there when given)."""
+    if saved and Path(saved).is_file():
+        return json.loads(Path(saved).read_text())
+    from bot.search.embedder import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    rows = []
+    for name in TUNING:
+        if not (root / name / evaluation.EVAL_FILE).is_file():
+            print(f"skipping {name}: no {evaluation.EVAL_FILE}", file=sys.stderr)
+            continue
+        print(f"examples from {name} ...", file=sys.stderr)
+        rows += examples(root / name, embedder)
+    if saved:
+        Path(saved).write_text(json.dumps(rows))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.fit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bot.evaluation.fit", description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=str(CORPORA), help="folder of evaluation corpora")
     parser.add_argument("--out", default=str(MODEL_FILE), help="where to write the model")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
@@ -120,21 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     root = Path(args.corpora)
     assert not set(TUNING) & set(HELD_OUT), "a held-out corpus is listed for tuning"
-    if args.rows and Path(args.rows).is_file():
-        rows = json.loads(Path(args.rows).read_text())
-    else:
-        from bot.search.embedder import MiniLMEmbedder
-
-        embedder = MiniLMEmbedder()
-        rows = []
-        for name in TUNING:
-            if not (root / name / evaluation.EVAL_FILE).is_file():
-                print(f"skipping {name}: no {evaluation.EVAL_FILE}", file=sys.stderr)
-                continue
-            print(f"examples from {name} ...", file=sys.stderr)
-            rows += examples(root / name, embedder)
-        if args.rows:
-            Path(args.rows).write_text(json.dumps(rows))
+    rows = _examples(root, args.rows)
     cv = {}
     for name in sorted({r["corpus"] for r in rows}):
         train = [r for r in rows if r["corpus"] != name]

@@ -155,23 +155,7 @@ def build(
     with build_lock(out):
         cache = EmbedCache.load(out / CACHE_FILE, embedder.name, embedder.dim)
         vectors = _embed(chunks, phrasings, embedder, cache, progress)
-        now = datetime.now(UTC)
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            model=embedder.name,
-            dim=embedder.dim,
-            corpus_hash=corpus_hash,
-            documents=len({c.source for c in chunks}),
-            sections=len({(c.source, c.anchor) for c in chunks}),
-            passages=len(chunks),
-            sentences=len(vectors.sentences),
-            built_at=now.isoformat(timespec="seconds"),
-            index_type="",  # set by _write_build, which builds the FAISS index
-            build_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
-            questions=len(phrasings),
-            max_passage_words=max_passage_words,
-            files=dict(sorted((files or {}).items())),
-        )
+        manifest = _manifest(chunks, embedder, corpus_hash, len(vectors.sentences), len(phrasings), max_passage_words, files)
         manifest, final = _write_build(out, manifest, chunks, phrasings, vocabulary or Vocabulary(), vectors)
         cache.save(out / CACHE_FILE)
         point_current(out, final)
@@ -181,6 +165,28 @@ def build(
         manifest.build_id, len(chunks), len(chunks) - vectors.reused, vectors.reused, vectors.removed, time.perf_counter() - started,
     )
     return BuildResult(manifest, len(chunks) - vectors.reused, vectors.reused, vectors.removed, vectors.texts_embedded)
+
+
+def _manifest(chunks: list[Chunk], embedder: Embedder, corpus_hash: str, sentences: int, questions: int,
+              max_passage_words: int, files: dict[str, str] | None) -> Manifest:
+    """The new build's manifest; its index type is set when the FAISS index is built."""
+    now = datetime.now(UTC)
+    return Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.name,
+        dim=embedder.dim,
+        corpus_hash=corpus_hash,
+        documents=len({c.source for c in chunks}),
+        sections=len({(c.source, c.anchor) for c in chunks}),
+        passages=len(chunks),
+        sentences=sentences,
+        built_at=now.isoformat(timespec="seconds"),
+        index_type="",
+        build_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        questions=questions,
+        max_passage_words=max_passage_words,
+        files=dict(sorted((files or {}).items())),
+    )
 
 
 @dataclass(frozen=True, slots=True)
