@@ -74,9 +74,9 @@ class Settings:
     # Passes through the model that may run at once for concurrent questions, each on one
     # torch thread (1: one pass at a time)
     encode_workers: int = 2
-    # The model's most frequent words whose vectors a server keeps (bot.vocabulary; 0: none)
+    # The model's most frequent words whose vectors a server keeps (bot.serve.vocabulary; 0: none)
     warm_words: int = 20000
-    # A server runs the model as a traced TorchScript graph (bot.embedder; same vectors,
+    # A server runs the model as a traced TorchScript graph (bot.search.embedder; same vectors,
     # a third less time a question); False: eager PyTorch
     traced_model: bool = True
 

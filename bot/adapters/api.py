@@ -8,7 +8,7 @@ short JSON error, so a visitor never sees one.
 ``POST /api/chat`` is public, so it checks what it is sent before anything else: the
 declared size (413 before reading), the media type (415), the time the body takes to
 arrive (408), the JSON (400) and the fields (422, naming the field); then the client's rate
-(429 with ``Retry-After``, see bot.ratelimit), except for crisis messages, which are never
+(429 with ``Retry-After``, see bot.serve.ratelimit), except for crisis messages, which are never
 withheld. Security headers and closed Gradio routes: bot.adapters.security.
 """
 

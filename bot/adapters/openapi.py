@@ -1,7 +1,7 @@
 """The HTTP API's own contract: the OpenAPI document served at ``/api/openapi.json``.
 
 Written out rather than generated, because the routes read and check their bodies
-themselves (bot.inputs, bot.adapters.api) and answer errors in one shape. Limits come from
+themselves (bot.serve.inputs, bot.adapters.api) and answer errors in one shape. Limits come from
 the settings the server runs with, so the document says what this server accepts.
 ``tests/test_openapi.py`` runs schemathesis against it on a real server: no server error,
 and every reply matches its schema.

@@ -5,7 +5,7 @@
   question is not unanswered because the pages never say "stuff".
 
 What a clinic's visitors call its topics ("price" for "cost") is the clinic's knowledge: it
-lives in ``corpus/vocabulary.yaml`` (bot.wording), never here.
+lives in ``corpus/vocabulary.yaml`` (bot.ingest.wording), never here.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from bot.ingest.text import slugify, split_sentences
 
 logger = logging.getLogger(__name__)
 
-QUESTIONS_FILES = ("questions.yaml", "questions.yml")  # curated phrasings, see bot.questions
-VOCABULARY_FILES = ("vocabulary.yaml", "vocabulary.yml")  # synonyms and warm-up questions, see bot.wording
+QUESTIONS_FILES = ("questions.yaml", "questions.yml")  # curated phrasings, see bot.ingest.questions
+VOCABULARY_FILES = ("vocabulary.yaml", "vocabulary.yml")  # synonyms and warm-up questions, see bot.ingest.wording
 _EMPTY_HINT = {
     ".md": "add a '# Title' and paragraphs, or delete it",
     ".txt": "add paragraphs of text, or delete it",

@@ -103,7 +103,7 @@ def passage_index(vectors: np.ndarray, approximate_above: float | None = None) -
     index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index.hnsw.efSearch = HNSW_EF_SEARCH
-    with _faiss_threads(os.cpu_count() or 1):  # a server searches with one (bot.runtime)
+    with _faiss_threads(os.cpu_count() or 1):  # a server searches with one (bot.serve.runtime)
         index.add(vectors)
     return index, "IndexHNSWFlat"
 

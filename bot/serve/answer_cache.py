@@ -7,7 +7,7 @@ ignores (the model is uncased, the crisis check and retrieval read lower case: t
 replies for all 277 evaluation and hold-out questions in upper and lower case; the bot
 reads "do  i" as "do i"). Punctuation is kept: "?" changes a reply. The cache is bounded
 (least recently used replies go first) and the serving holder empties it whenever it swaps
-in a new index (bot.runtime).
+in a new index (bot.serve.runtime).
 
 The cache never stands between a visitor and a reply: if it fails, the bot answers as if
 there were no cache, and the failure is logged once.

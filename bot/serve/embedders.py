@@ -52,7 +52,7 @@ class CachingEmbedder:
 
     def pin(self, texts: list[str], vectors: np.ndarray) -> None:
         """Keep these vectors for good, beside the least-recently-used ones (the vectors of
-        frequent words, see bot.vocabulary). They must be this model's vectors of ``texts``."""
+        frequent words, see bot.serve.vocabulary). They must be this model's vectors of ``texts``."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.shape != (len(texts), self.dim):
             raise ValueError(f"{len(texts)} texts but vectors of shape {vectors.shape}, expected (n, {self.dim})")

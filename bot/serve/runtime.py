@@ -8,7 +8,7 @@ one assignment. A request reads ``holder.bot`` once and keeps that object to the
 request fails or mixes the two indexes. A new index that cannot be loaded (damaged, built
 with another model) is refused: the old bot keeps serving and ``reload_status`` says why.
 
-For many visitors at once the holder serves the model behind two wrappers (bot.embedder):
+For many visitors at once the holder serves the model behind two wrappers (bot.serve.embedders):
 a :class:`~bot.serve.embedders.CachingEmbedder` that remembers recent vectors by text, over a
 :class:`~bot.serve.embedders.BatchingEmbedder` that encodes concurrent questions in one pass; and
 the bot behind an :class:`~bot.serve.answer_cache.AnswerCache` of replies by question and index
@@ -191,7 +191,7 @@ class BotHolder:
         return embedder
 
     def _warm_words(self, own_model: bool) -> None:
-        """Pin the vectors of the model's frequent words (bot.vocabulary): loaded now when
+        """Pin the vectors of the model's frequent words (bot.serve.vocabulary): loaded now when
         they were saved beside the index, else computed in the background while no visitor
         waits. Only for the model the holder loaded itself (a server's), not one it was
         given (a test's or a tool's)."""

@@ -1,7 +1,7 @@
 """The vectors of the model's most frequent words, kept so a question costs one encode.
 
 Retrieval embeds each question word the article does not contain ("afternoon", "kids")
-to find the article's words closest in meaning (bot.retrieval). About half of visitors'
+to find the article's words closest in meaning (bot.answer.terms). About half of visitors'
 questions have such a word, and a pass through the model for a few words costs nearly as
 much as the question's own pass (the cost of a short input is reading the model's
 weights). A server therefore keeps the vectors of the vocabulary's most frequent whole
