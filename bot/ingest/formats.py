@@ -5,15 +5,9 @@ them, then headings and blocks (paragraphs and list items) in reading order, eac
 line of the file it starts on. ``bot.ingest.corpus`` turns an outline into sections, anchors and
 passages, so every format is checked and chunked the same way.
 
-- Markdown (``.md``): optional front matter (``title``, ``url``), ``#``-``###`` headings.
-- Plain text (``.txt``): optional front matter as in Markdown. A heading is a short line of
-  its own that ends in ``?`` ("How much does it cost?") or is a known heading word
-  ("Conclusion", "Aftercare"); a short first line without end punctuation is the title.
-  Paragraphs are separated by blank lines; a file without blank lines (as the clinic's
-  article was handed over) has one paragraph per line.
-- HTML (``.html``, ``.htm``): ``h1``-``h3`` are headings (their ``id`` becomes the anchor),
-  ``li`` are list items; scripts, styles, navigation, footers and hidden elements are dropped;
-  ``<title>`` is the title when there is no ``h1``, ``<link rel="canonical">`` the url.
+Each format is one module: :mod:`bot.ingest.markdown` (``.md``), :mod:`bot.ingest.plaintext`
+(``.txt``) and :mod:`bot.ingest.webpage` (``.html``, ``.htm``); each says what it reads as a
+heading, a paragraph and a list item.
 """
 
 from __future__ import annotations

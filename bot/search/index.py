@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,8 +155,9 @@ def build(
     with build_lock(out):
         cache = EmbedCache.load(out / CACHE_FILE, embedder.name, embedder.dim)
         vectors = _embed(chunks, phrasings, embedder, cache, progress)
-        manifest = _manifest(chunks, embedder, corpus_hash, len(vectors.sentences), len(phrasings), max_passage_words, files)
-        manifest, final = _write_build(out, manifest, chunks, phrasings, vocabulary or Vocabulary(), vectors)
+        index, index_type = passage_index(vectors.passages)
+        manifest = _manifest(chunks, embedder, corpus_hash, index_type, len(vectors.sentences), len(phrasings), max_passage_words, files)
+        final = _write_build(out, manifest, index, chunks, phrasings, vocabulary or Vocabulary(), vectors)
         cache.save(out / CACHE_FILE)
         point_current(out, final)
         prune(out, keep={final.name, *previous_builds(out)})
@@ -167,9 +168,9 @@ def build(
     return BuildResult(manifest, len(chunks) - vectors.reused, vectors.reused, vectors.removed, vectors.texts_embedded)
 
 
-def _manifest(chunks: list[Chunk], embedder: Embedder, corpus_hash: str, sentences: int, questions: int,
+def _manifest(chunks: list[Chunk], embedder: Embedder, corpus_hash: str, index_type: str, sentences: int, questions: int,
               max_passage_words: int, files: dict[str, str] | None) -> Manifest:
-    """The new build's manifest; its index type is set when the FAISS index is built."""
+    """The new build's manifest."""
     now = datetime.now(UTC)
     return Manifest(
         format_version=FORMAT_VERSION,
@@ -181,7 +182,7 @@ def _manifest(chunks: list[Chunk], embedder: Embedder, corpus_hash: str, sentenc
         passages=len(chunks),
         sentences=sentences,
         built_at=now.isoformat(timespec="seconds"),
-        index_type="",
+        index_type=index_type,
         build_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
         questions=questions,
         max_passage_words=max_passage_words,
@@ -217,16 +218,14 @@ def _embed(chunks: list[Chunk], phrasings: Sequence[Phrasing], embedder: Embedde
     )
 
 
-def _write_build(out: Path, manifest: Manifest, chunks: list[Chunk], phrasings: Sequence[Phrasing], vocabulary: Vocabulary,
-                 vectors: _Vectors) -> tuple[Manifest, Path]:
+def _write_build(out: Path, manifest: Manifest, index: faiss.Index, chunks: list[Chunk], phrasings: Sequence[Phrasing],
+                 vocabulary: Vocabulary, vectors: _Vectors) -> Path:
     """Write the build's files to a temporary folder, synced, then rename it into ``builds/``."""
     builds = out / "builds"
     builds.mkdir(exist_ok=True)
     tmp = out / f".tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        index, index_type = passage_index(vectors.passages)
-        manifest = replace(manifest, index_type=index_type)
         faiss.write_index(index, str(tmp / "passages.faiss"))
         _write_jsonl(tmp / "passages.jsonl", (c.to_json() for c in chunks))
         np.save(tmp / "sentences.npy", vectors.sentences, allow_pickle=False)
@@ -242,7 +241,7 @@ def _write_build(out: Path, manifest: Manifest, chunks: list[Chunk], phrasings: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return manifest, final
+    return final
 
 
 def _write_jsonl(path: Path, rows) -> None:

@@ -232,8 +232,7 @@ class Store:
 
     def unanswered(self, limit: int = 100, channels: Iterable[str] = VISITOR_CHANNELS) -> list[UnansweredQuestion]:
         """Abstained questions, grouped as :mod:`bot.store.records` says, most asked first."""
-        channels = tuple(channels)
-        marks = ",".join("?" * len(channels))
+        channels, marks = _placeholders(channels)
         with self._connect() as conn:
             rows = conn.execute(
                 f"""
@@ -276,8 +275,7 @@ class Store:
         day of the last ``days`` (zero on quiet days)."""
         today = today or utcnow().date()
         first = today - timedelta(days=days - 1)
-        channels = tuple(channels)
-        marks = ",".join("?" * len(channels))
+        channels, marks = _placeholders(channels)
         with self._connect() as conn:
             rows = conn.execute(
                 f"SELECT substr(at, 1, 10) AS day, count(*) AS n, sum(abstained) AS ab, sum(crisis) AS cr FROM answers "
@@ -295,8 +293,7 @@ class Store:
     def top_sections(self, days: int = 30, limit: int = 10, channels: Iterable[str] = VISITOR_CHANNELS, now: datetime | None = None) -> list[SectionCount]:
         """The sections cited most often in the last ``days``, most cited first."""
         since = _stamp((now or utcnow()) - timedelta(days=days))
-        channels = tuple(channels)
-        marks = ",".join("?" * len(channels))
+        channels, marks = _placeholders(channels)
         with self._connect() as conn:
             rows = conn.execute(
                 f"SELECT s.value AS section, count(*) AS n FROM answers a, json_each(a.sections) s "
@@ -304,6 +301,12 @@ class Store:
                 (since, *channels, limit),
             ).fetchall()
         return [SectionCount(r["section"], r["n"]) for r in rows]
+
+
+def _placeholders(channels: Iterable[str]) -> tuple[tuple[str, ...], str]:
+    """The channels as query parameters, and the ``?, ?`` their ``IN (...)`` needs."""
+    channels = tuple(channels)
+    return channels, ",".join("?" * len(channels))
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
