@@ -26,8 +26,8 @@ from datetime import datetime
 
 from bot.replies import Reply
 from bot.settings import Settings
-from bot.store.database import Store, check_retention
-from bot.store.records import Exchange, StorageError, utcnow
+from bot.store.database import Store
+from bot.store.records import Exchange, StorageError, check_retention, utcnow
 from bot.store.redact import redact
 
 logger = logging.getLogger(__name__)

@@ -27,6 +27,7 @@ from bot.store.records import (
     SectionCount,
     StorageError,
     UnansweredQuestion,
+    check_rating,
     merge_similar,
     question_key,
     utcnow,
@@ -188,7 +189,7 @@ class Store:
 
     def add_feedback(self, answer_id: str, rating: int, comment: str | None = None, at: datetime | None = None) -> int:
         """Store a thumbs up (1) or down (-1) on an answer; the comment is redacted."""
-        _check_rating(rating)
+        check_rating(rating)
         with self._writing() as conn:
             try:
                 cur = conn.execute(
@@ -203,7 +204,7 @@ class Store:
         """Change the rating and/or the comment of a feedback row (None leaves it as is)."""
         with self._writing() as conn:
             if rating is not None:
-                _check_rating(rating)
+                check_rating(rating)
                 conn.execute("UPDATE feedback SET rating = ? WHERE id = ?", (rating, feedback_id))
             if comment is not None:
                 conn.execute("UPDATE feedback SET comment = ? WHERE id = ?", (_comment(comment), feedback_id))
@@ -315,16 +316,6 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
-
-
-def check_retention(days: int) -> None:
-    if days < 1:
-        raise ValueError(f"FAQBOT_RETENTION_DAYS must be at least 1 (days), not {days}")
-
-
-def _check_rating(rating: int) -> None:
-    if rating not in (1, -1):
-        raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), not {rating!r}")
 
 
 def _comment(comment: str | None) -> str | None:

@@ -55,6 +55,16 @@ def channel_from_headers(headers: Mapping[str, str]) -> str:
     return "widget" if value.strip().lower() == "widget" else "api"
 
 
+def check_retention(days: int) -> None:
+    if days < 1:
+        raise ValueError(f"FAQBOT_RETENTION_DAYS must be at least 1 (days), not {days}")
+
+
+def check_rating(rating: int) -> None:
+    if rating not in (1, -1):
+        raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), not {rating!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One answered message, as stored."""
