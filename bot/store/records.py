@@ -158,12 +158,13 @@ class AskedGroup:
 
 
 def merge_similar(groups: Sequence[AskedGroup], limit: int) -> list[UnansweredQuestion]:
-    """Near-duplicate groups (most asked first) merged into the first of them, most asked first."""
+    """Near-duplicate groups (most asked first) merged into the first of them, most asked first.
+    The groups are the caller's, read for this call: the first of each kind is updated in place."""
     merged: list[tuple[AskedGroup, list[str]]] = []
     for group in groups:
         home = next((m for m in merged if fuzz.token_sort_ratio(m[0].key, group.key) >= SIMILAR), None)
         if home is None:
-            merged.append((AskedGroup(group.key, group.question, group.last, group.count, set(group.channels)), []))
+            merged.append((group, []))  # later near-duplicates are added to it
             continue
         first, wordings = home
         first.count += group.count
