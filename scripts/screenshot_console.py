@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-USER, PASSWORD = "staff", "screenshot"
+USER, PASSWORD = "staff", "screenshot passphrase"
 VISITORS = [
     "How much does ketamine infusion cost?",
     "is it covered by insurance?",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ import gradio as gr
 import pytest
 
 from bot.adapters.console import Console, ConsoleSession, OpenConsoleRefused, staff_auth
+from bot.adapters.console.signin import WeakStaffPassword
 from bot.answer.service import Bot
 from bot.errors import CorpusError
 from bot.replies import Citation, Reply, ReplyKind
@@ -240,8 +242,20 @@ def test_evaluation_defaults_to_the_configured_file_and_names_a_bad_line(console
 
 def test_staff_sign_in_is_required_off_loopback(settings):
     assert staff_auth(replace(settings, host="127.0.0.1")) is None
-    assert staff_auth(replace(settings, host="0.0.0.0", staff_password="s3cret")) == ("staff", "s3cret")
-    assert staff_auth(replace(settings, host="::1", staff_user="nurse", staff_password="pw")) == ("nurse", "pw")
+    check = staff_auth(replace(settings, host="0.0.0.0", staff_password="correct horse battery"))
+    assert check("staff", "correct horse battery") and not check("staff", "correct horse batter") and not check("nurse", "correct horse battery")
+    check = staff_auth(replace(settings, host="::1", staff_user="nurse", staff_password="bandage window river"))
+    assert check("nurse", "bandage window river") and not check("staff", "bandage window river")
     with pytest.raises(OpenConsoleRefused, match="FAQBOT_STAFF_PASSWORD.*FAQBOT_ALLOW_OPEN_STAFF=1"):
         staff_auth(replace(settings, host="0.0.0.0"))
     assert staff_auth(replace(settings, host="0.0.0.0", allow_open_staff=True)) is None
+
+
+@pytest.mark.parametrize(("user", "password", "why"), [
+    ("staff", "s3cret", "too short (6 characters)"),
+    ("nurse", "nurse-nurse-nurse", "holds the user name"),
+    ("staff", "aaaaaaaaaaaaaaaa", "repeats one character"),
+])
+def test_a_weak_staff_password_is_refused_at_start_saying_what_is_accepted(settings, user, password, why):
+    with pytest.raises(WeakStaffPassword, match=r"FAQBOT_STAFF_PASSWORD is .*" + re.escape(why) + r".*at least 12 characters"):
+        staff_auth(replace(settings, host="0.0.0.0", staff_user=user, staff_password=password))

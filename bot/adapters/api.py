@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.adapters.admin import add_admin_routes
+from bot.adapters.guard import SignInGuard
 from bot.adapters.openapi import openapi_document
 from bot.adapters.pages import render_document
 from bot.adapters.security import SecurityHeaders, check_origins
@@ -169,6 +170,7 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=600,
     )
+    api.add_middleware(SignInGuard, trust_proxy=settings.trust_proxy)  # the console's sign-in limits, no cross-site writes
     api.add_middleware(SecurityHeaders)  # outermost: refused routes never reach CORS or Gradio
     _add_error_handlers(api)
     _add_chat(api, holder, limiter)
