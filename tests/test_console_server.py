@@ -76,7 +76,7 @@ def test_widget_questions_the_bot_could_not_answer_are_grouped_in_the_console(st
     client = Client(staff_server, auth=(USER, PASSWORD), verbose=False)
 
     def weather_row():
-        rows = client.predict(api_name="/unanswered")["data"]
+        rows = client.predict(api_name="/unanswered")[0]["data"]
         return next((r for r in rows if "paris" in r[1].lower() and r[0] == 3), None)
 
     row = wait_for(weather_row)

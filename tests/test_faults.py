@@ -262,7 +262,7 @@ class LongAnswerBot:
 def faulty(store: Store, fault: dict):
     """Run ``fault["apply"](conn)`` on every connection the store uses while it is set: each
     short-lived read connection and, at every write, its kept-open write connection."""
-    originals = store._connect, store._writing
+    originals = store.reading, store.writing
 
     def with_fault(original):
         @contextmanager
@@ -274,11 +274,11 @@ def faulty(store: Store, fault: dict):
 
         return use
 
-    store._connect, store._writing = with_fault(originals[0]), with_fault(originals[1])
+    store.reading, store.writing = with_fault(originals[0]), with_fault(originals[1])
     try:
         yield
     finally:
-        store._connect, store._writing = originals
+        store.reading, store.writing = originals
 
 
 def full(conn: sqlite3.Connection) -> None:

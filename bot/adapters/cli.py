@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot index | ask | eval``."""
+"""Command line: ``python -m bot index | ask | eval``, and (bot.adapters.content_cli)
+``phrasings | gaps | log``."""
 
 from __future__ import annotations
 
@@ -9,20 +10,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from bot.adapters.content_cli import add_commands, settings_of
 from bot.errors import BotError
-from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    overrides = {}
-    if args.corpus:
-        overrides["corpus_dir"] = Path(args.corpus)
-    if args.index:
-        overrides["index_dir"] = Path(args.index)
-    return replace(settings, **overrides)
+_settings = settings_of
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -217,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder")
     p.add_argument("--corpus", help="corpus folder (without --index, a temporary index is built for it)")
     p.set_defaults(func=cmd_eval)
+    add_commands(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.answer.compose import Decision, compose, merge, render
+from bot.answer.compose import SAME_QUESTION, Decision, compose, merge, render
 from bot.answer.contacts import Contacts, asks_for_contact, asks_for_summary, find_contacts, summary_chunks
 from bot.answer.followups import readings
 from bot.answer.parts import split_parts
@@ -151,7 +151,7 @@ class Bot:
         if self.index.vocabulary.out_of_scope:  # most corpora list no topics
             nearest = " ".join(f"{e.chunk.section} {' '.join(s.text for s in e.sentences)}" for e in evidence[:2])
             topic = self.index.vocabulary.out_of_scope_topic(query.searched, nearest)
-        if topic is not None:
+        if topic is not None and not any(e.features.get("phrasing", 0.0) >= SAME_QUESTION for e in evidence):
             return Decision(False, f"it asks about {topic.name}, which the closest sections do not cover", tuple(evidence))
         return compose(evidence, self.threshold)
 

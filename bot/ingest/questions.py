@@ -59,17 +59,32 @@ def load_questions(root: Path, documents: list[Document]) -> list[Phrasing]:
     if path is None:
         return []
     display = display_path(path, root)
-    tree = _parse(path, display)
+    return parse_questions(read_text(path, display), display, documents, root.name)
+
+
+def parse_questions(text: str, display: str, documents: list[Document], folder: str) -> list[Phrasing]:
+    """The phrasings ``text`` lists (the questions file ``display``, in the corpus folder
+    named ``folder``). An entry that staff added from the console (right under a ``# fix N``
+    comment) whose section a later change removed is skipped with a warning: the console
+    shows it as needing attention, and the build goes on."""
+    tree = _parse(text, display)
     if tree is None:
         return []
     if not isinstance(tree, yaml.SequenceNode):
         raise CorpusError(display, _line(tree), f"must be a list of entries: {_EXAMPLE}")
-    sections = _sections(documents, root.name)
+    sections = _sections(documents, folder)
+    lines = text.splitlines()
     phrasings: list[Phrasing] = []
     first_seen: dict[str, tuple[Phrasing, int]] = {}
     for entry in tree.value:
         fields = _entry_fields(entry, display)
-        source, anchor = _resolve(fields["section"], sections, display)
+        try:
+            source, anchor = _resolve(fields["section"], sections, display)
+        except CorpusError as exc:
+            if fix_number(lines, _line(entry)) is None:
+                raise
+            logger.warning("%s (added from the console: skipped until it points to a section again)", exc)
+            continue
         questions = fields.get("questions")
         if questions is None or not isinstance(questions, yaml.SequenceNode) or not questions.value:
             where = _line(questions) if questions is not None else _line(entry)
@@ -81,9 +96,26 @@ def load_questions(root: Path, documents: list[Document]) -> list[Phrasing]:
     return phrasings
 
 
-def _parse(path: Path, display: str) -> yaml.Node | None:
+_FIX = re.compile(r"^\s*#\s*fix (\d+)\b")
+
+
+def fix_number(lines: list[str], line: int) -> int | None:
+    """The console fix an entry starting on ``line`` (1-based) was added by: the number of a
+    ``# fix N ...`` comment on the line above it, or None."""
+    above = lines[line - 2] if line >= 2 else ""
+    found = _FIX.match(above)
+    return int(found.group(1)) if found else None
+
+
+def resolve_section(value: str, documents: list[Document], folder: str, display: str = "--section") -> tuple[str, str]:
+    """(source, anchor) of a section written as in the questions file (``file.md#anchor``);
+    :class:`CorpusError` naming the close matches when there is no such section."""
+    return _resolve(yaml.ScalarNode("tag:yaml.org,2002:str", value), _sections(documents, folder), display)
+
+
+def _parse(text: str, display: str) -> yaml.Node | None:
     try:
-        return yaml.compose(read_text(path, display))
+        return yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -135,7 +167,7 @@ def _phrasing(node: yaml.Node, source: str, anchor: str, display: str,
 
 
 def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
+    return node.start_mark.line + 1 if node.start_mark is not None else 0
 
 
 def _sections(documents: list[Document], folder: str) -> dict[str, tuple[Document, dict[str, bool]]]:
@@ -159,7 +191,8 @@ def _resolve(node: yaml.Node, sections: dict, display: str) -> tuple[str, str]:
         raise CorpusError(display, line, f"section {value!r} must read 'file.md#anchor', as in a citation link")
     if name not in sections:
         close = difflib.get_close_matches(name, list(sections), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        files = sorted({doc.source.removeprefix(f"{doc.source.split('/')[0]}/") for doc, _ in sections.values()})
+        hint = f" (did you mean {close[0]}?)" if close else f" (its documents are {', '.join(files[:12])})"
         raise CorpusError(display, line, f"section {value!r}: there is no document {name!r} in the corpus{hint}")
     doc, anchors = sections[name]
     if anchor not in anchors:

@@ -22,7 +22,7 @@ from bot.ingest.questions import Phrasing, load_questions
 from bot.ingest.wording import Vocabulary, load_vocabulary
 from bot.search.embed_cache import Progress
 from bot.search.embedder import MODEL_NAME, Embedder, MiniLMEmbedder
-from bot.search.folder import Manifest, changes
+from bot.search.folder import IndexBusy, Manifest, changes
 from bot.search.folder import rollback as rollback_index
 from bot.search.index import build
 from bot.settings import Settings
@@ -127,7 +127,21 @@ class _ModelOnDemand:
         return []
 
 
-def reindex(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildSummary:
+def reindex(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None, wait: float = 0.0) -> BuildSummary:
+    """:func:`build_once`, waiting up to ``wait`` seconds for another build of the same folder
+    to finish first (a fix from the console during a maintainer's re-index): the build that
+    runs after it reads the corpus as it is then, so neither change is lost."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return build_once(settings, embedder, progress)
+        except IndexBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+
+
+def build_once(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildSummary:
     """Rebuild the index of ``settings.index_dir`` from ``settings.corpus_dir``, embedding
     only text that changed, and swap it in; a running server picks it up by itself.
 

@@ -280,13 +280,13 @@ class BotHolder:
             logger.info("now serving index %s (loaded in %.1fs)", loaded, time.perf_counter() - started)
             return ReloadResult("reloaded", loaded)
 
-    def reindex(self, progress: Progress | None = None) -> tuple[BuildSummary, ReloadResult]:
+    def reindex(self, progress: Progress | None = None, wait: float = 0.0) -> tuple[BuildSummary, ReloadResult]:
         """Re-index the corpus with the model this server holds, then serve the new index:
         what the console's "Re-index now" runs. Returns (BuildSummary, ReloadResult).
 
         Raises :class:`~bot.errors.CorpusError` (file and line) when the corpus has a
         mistake: nothing is built and the served index stays."""
-        summary = reindex(self.settings, embedder=self.embedder, progress=progress)
+        summary = reindex(self.settings, embedder=self.embedder, progress=progress, wait=wait)
         return summary, self.reload()
 
     def reload_info(self) -> dict:

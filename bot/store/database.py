@@ -33,48 +33,19 @@ from bot.store.records import (
     utcnow,
 )
 from bot.store.redact import redact
+from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
 _TIME = "%Y-%m-%d %H:%M:%S"  # UTC; sorts as text, and SQLite's date functions read it
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: answered messages and feedback on them
-    """
-    CREATE TABLE answers (
-        id TEXT PRIMARY KEY,            -- uuid4 hex, known before the row is written
-        at TEXT NOT NULL,               -- UTC, 'YYYY-MM-DD HH:MM:SS'
-        channel TEXT NOT NULL,          -- widget | api | staff
-        question TEXT,                  -- redacted; NULL when question logging is off
-        question_key TEXT,              -- normalised question, for grouping
-        abstained INTEGER NOT NULL,
-        crisis INTEGER NOT NULL,
-        sections TEXT NOT NULL,         -- JSON list of the cited sections' headings
-        latency_ms REAL NOT NULL,
-        answer TEXT NOT NULL,           -- the reply (the clinic's own sentences)
-        reason TEXT                     -- why it answered or abstained; NULL with the question
-    );
-    CREATE INDEX answers_at ON answers (at);
-    CREATE INDEX answers_abstained ON answers (abstained, question_key);
-    CREATE TABLE feedback (
-        id INTEGER PRIMARY KEY,
-        answer_id TEXT NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
-        at TEXT NOT NULL,
-        rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
-        comment TEXT                    -- redacted
-    );
-    CREATE INDEX feedback_at ON feedback (at);
-    CREATE INDEX feedback_answer ON feedback (answer_id);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _stamp(at: datetime) -> str:
+def stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime(_TIME)
 
 
-def _parse(stamp: str) -> datetime:
+def parse_stamp(stamp: str) -> datetime:
     return datetime.strptime(stamp, _TIME).replace(tzinfo=UTC)
 
 
@@ -93,7 +64,7 @@ class Store:
         self._write_file: tuple[int, int] | None = None  # (device, inode) it was opened on
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn:
+            with self.reading() as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 self._migrate(conn)
         except sqlite3.Error as exc:
@@ -102,7 +73,7 @@ class Store:
             raise StorageError(f"{self.path}: cannot create its folder ({exc}); set FAQBOT_DB to a writable file") from None
 
     @contextmanager
-    def _connect(self):
+    def reading(self):
         conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
@@ -112,7 +83,7 @@ class Store:
             conn.close()
 
     @contextmanager
-    def _writing(self):
+    def writing(self):
         """The kept-open write connection, one writer at a time; reopened after an error."""
         with self._write_lock:
             if self._write_conn is not None and _file_id(self.path) != self._write_file:
@@ -162,19 +133,19 @@ class Store:
             logger.info("question log %s: migrated to schema version %d", self.path, number)
 
     def schema_version(self) -> int:
-        with self._connect() as conn:
+        with self.reading() as conn:
             return conn.execute("PRAGMA user_version").fetchone()[0]
 
     # --- writes -------------------------------------------------------------------------
 
     def add(self, exchange: Exchange) -> None:
-        with self._writing() as conn:
+        with self.writing() as conn:
             conn.execute(
                 "INSERT INTO answers (id, at, channel, question, question_key, abstained, crisis, sections, latency_ms, answer, reason) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     exchange.id,
-                    _stamp(exchange.at),
+                    stamp(exchange.at),
                     exchange.channel,
                     exchange.question,
                     question_key(exchange.question) if exchange.question is not None else None,
@@ -190,11 +161,11 @@ class Store:
     def add_feedback(self, answer_id: str, rating: int, comment: str | None = None, at: datetime | None = None) -> int:
         """Store a thumbs up (1) or down (-1) on an answer; the comment is redacted."""
         check_rating(rating)
-        with self._writing() as conn:
+        with self.writing() as conn:
             try:
                 cur = conn.execute(
                     "INSERT INTO feedback (answer_id, at, rating, comment) VALUES (?, ?, ?, ?)",
-                    (answer_id, _stamp(at or utcnow()), rating, _comment(comment)),
+                    (answer_id, stamp(at or utcnow()), rating, _comment(comment)),
                 )
             except sqlite3.IntegrityError:
                 raise StorageError(f"there is no stored answer {answer_id!r} to give feedback on (it may not have been logged)") from None
@@ -202,7 +173,7 @@ class Store:
 
     def update_feedback(self, feedback_id: int, rating: int | None = None, comment: str | None = None) -> None:
         """Change the rating and/or the comment of a feedback row (None leaves it as is)."""
-        with self._writing() as conn:
+        with self.writing() as conn:
             if rating is not None:
                 check_rating(rating)
                 conn.execute("UPDATE feedback SET rating = ? WHERE id = ?", (rating, feedback_id))
@@ -210,31 +181,31 @@ class Store:
                 conn.execute("UPDATE feedback SET comment = ? WHERE id = ?", (_comment(comment), feedback_id))
 
     def delete_feedback(self, feedback_id: int) -> None:
-        with self._writing() as conn:
+        with self.writing() as conn:
             conn.execute("DELETE FROM feedback WHERE id = ?", (feedback_id,))
 
     def purge(self, retention_days: int, now: datetime | None = None) -> int:
         """Delete answers (and their feedback) older than ``retention_days``; how many."""
-        cutoff = _stamp((now or utcnow()) - timedelta(days=retention_days))
-        with self._writing() as conn:
+        cutoff = stamp((now or utcnow()) - timedelta(days=retention_days))
+        with self.writing() as conn:
             return conn.execute("DELETE FROM answers WHERE at < ?", (cutoff,)).rowcount
 
     # --- reads for the console -----------------------------------------------------------
 
     def exchanges(self, limit: int = 100) -> list[Exchange]:
         """The most recent answered messages, newest first."""
-        with self._connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute("SELECT * FROM answers ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
         return [
-            Exchange(r["id"], _parse(r["at"]), r["channel"], r["question"], bool(r["abstained"]), bool(r["crisis"]),
+            Exchange(r["id"], parse_stamp(r["at"]), r["channel"], r["question"], bool(r["abstained"]), bool(r["crisis"]),
                      tuple(json.loads(r["sections"])), r["latency_ms"], r["answer"], r["reason"])
             for r in rows
         ]
 
     def unanswered(self, limit: int = 100, channels: Iterable[str] = VISITOR_CHANNELS) -> list[UnansweredQuestion]:
         """Abstained questions, grouped as :mod:`bot.store.records` says, most asked first."""
-        channels, marks = _placeholders(channels)
-        with self._connect() as conn:
+        channels, marks = placeholders(channels)
+        with self.reading() as conn:
             rows = conn.execute(
                 f"""
                 WITH asked AS (
@@ -252,13 +223,13 @@ class Store:
                 """,
                 channels,
             ).fetchall()
-        groups = [AskedGroup(r["question_key"], r["question"], _parse(r["last"]), r["n"], set(r["chans"].split(","))) for r in rows]
+        groups = [AskedGroup(r["question_key"], r["question"], parse_stamp(r["last"]), r["n"], set(r["chans"].split(","))) for r in rows]
         return merge_similar(groups, limit)
 
     def feedback(self, limit: int = 200, only_negative: bool = False) -> list[FeedbackItem]:
         """Feedback with the answer it is about, newest first."""
         where = "WHERE f.rating = -1" if only_negative else ""
-        with self._connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 "SELECT f.id, f.at, f.rating, f.comment, f.answer_id, a.channel, a.question, a.answer, a.abstained, a.crisis, "
                 f"a.sections, a.reason FROM feedback f JOIN answers a ON a.id = f.answer_id {where} "
@@ -266,7 +237,7 @@ class Store:
                 (limit,),
             ).fetchall()
         return [
-            FeedbackItem(r["id"], _parse(r["at"]), r["rating"], r["comment"], r["answer_id"], r["channel"], r["question"], r["answer"],
+            FeedbackItem(r["id"], parse_stamp(r["at"]), r["rating"], r["comment"], r["answer_id"], r["channel"], r["question"], r["answer"],
                          bool(r["abstained"]), bool(r["crisis"]), tuple(json.loads(r["sections"])), r["reason"])
             for r in rows
         ]
@@ -276,8 +247,8 @@ class Store:
         day of the last ``days`` (zero on quiet days)."""
         today = today or utcnow().date()
         first = today - timedelta(days=days - 1)
-        channels, marks = _placeholders(channels)
-        with self._connect() as conn:
+        channels, marks = placeholders(channels)
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT substr(at, 1, 10) AS day, count(*) AS n, sum(abstained) AS ab, sum(crisis) AS cr FROM answers "
                 f"WHERE at >= ? AND channel IN ({marks}) GROUP BY day",
@@ -293,9 +264,9 @@ class Store:
 
     def top_sections(self, days: int = 30, limit: int = 10, channels: Iterable[str] = VISITOR_CHANNELS, now: datetime | None = None) -> list[SectionCount]:
         """The sections cited most often in the last ``days``, most cited first."""
-        since = _stamp((now or utcnow()) - timedelta(days=days))
-        channels, marks = _placeholders(channels)
-        with self._connect() as conn:
+        since = stamp((now or utcnow()) - timedelta(days=days))
+        channels, marks = placeholders(channels)
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT s.value AS section, count(*) AS n FROM answers a, json_each(a.sections) s "
                 f"WHERE a.at >= ? AND a.channel IN ({marks}) GROUP BY s.value ORDER BY n DESC, section LIMIT ?",
@@ -304,7 +275,7 @@ class Store:
         return [SectionCount(r["section"], r["n"]) for r in rows]
 
 
-def _placeholders(channels: Iterable[str]) -> tuple[tuple[str, ...], str]:
+def placeholders(channels: Iterable[str]) -> tuple[tuple[str, ...], str]:
     """The channels as query parameters, and the ``?, ?`` their ``IN (...)`` needs."""
     channels = tuple(channels)
     return channels, ",".join("?" * len(channels))

@@ -12,6 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from bot import evaluation
+from bot.adapters.console.fixing import Fixing
 from bot.adapters.console.text import (
     DAYS,
     FAILURE_COLUMNS,
@@ -20,7 +21,6 @@ from bot.adapters.console.text import (
     SCOPES,
     SCORE_COLUMNS,
     THUMBS,
-    UNANSWERED_COLUMNS,
     clip,
     count_of,
     format_reply,
@@ -29,6 +29,7 @@ from bot.adapters.console.text import (
     when,
     why_text,
 )
+from bot.curation.service import Curator
 from bot.errors import BotError
 from bot.serve.inputs import ChatRequest, InvalidRequest
 from bot.serve.runtime import BotHolder
@@ -54,6 +55,7 @@ class Console:
         self.holder = holder
         self.settings = holder.settings
         self.log = log
+        self.fixing = Fixing(Curator(holder, self._store()))
 
     # --- chat --------------------------------------------------------------------------
 
@@ -144,15 +146,8 @@ class Console:
         return self.log.store if self.log is not None and self.log.store is not None else None
 
     def unanswered(self) -> pd.DataFrame:
-        """Visitors' abstained questions, grouped, most asked first."""
-        store = self._store()
-        rows = []
-        if store is not None:
-            rows = [
-                [q.count, q.question, when(q.last_seen), ", ".join(q.channels), " | ".join(q.wordings[:5])]
-                for q in store.unanswered()
-            ]
-        return pd.DataFrame(rows, columns=UNANSWERED_COLUMNS)
+        """Visitors' questions the bot could not answer, grouped by meaning, most asked first."""
+        return self.fixing.unanswered()[0]
 
     def feedback(self, only_negative: bool = False) -> pd.DataFrame:
         """The rated answers, newest first."""

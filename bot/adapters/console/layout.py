@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from bot.adapters.console.actions import Console, ConsoleSession
+from bot.adapters.console.fix_layout import changes_tab, feedback_fixes, unanswered_tab
 from bot.adapters.console.text import (
     DAYS,
     FAILURE_COLUMNS,
@@ -12,7 +13,6 @@ from bot.adapters.console.text import (
     OUTCOME_COLORS,
     SCOPES,
     SCORE_COLUMNS,
-    UNANSWERED_COLUMNS,
 )
 from bot.serve.runtime import BotHolder
 from bot.store import ChatLog
@@ -26,8 +26,9 @@ def build_ui(holder: BotHolder, log: ChatLog | None = None) -> gr.Blocks:
         gr.Markdown(console.storage_note())
         with gr.Tabs():
             _chat_tab(console)
-            _unanswered_tab(console)
+            unanswered_tab(console.fixing)
             _feedback_tab(console)
+            changes_tab(console.fixing)
             _overview_tab(console)
             _index_tab(console)
             _evaluation_tab(console)
@@ -56,14 +57,6 @@ def _chat_tab(console: Console) -> None:
     clear.click(lambda: ([], ConsoleSession(), "", "", ""), None, [chat, session, why, passages, rated], api_visibility="private")
 
 
-def _unanswered_tab(console: Console) -> None:
-    with gr.Tab("Unanswered") as tab:
-        gr.Markdown("Questions visitors asked that the bot could not answer, the same question grouped, most asked first: write new content from these.")
-        refresh = gr.Button("Refresh", size="sm")
-        unanswered = gr.Dataframe(headers=UNANSWERED_COLUMNS, wrap=True, interactive=False)
-    gr.on([tab.select, refresh.click], console.unanswered, None, unanswered, api_name="unanswered")
-
-
 def _feedback_tab(console: Console) -> None:
     with gr.Tab("Feedback") as tab:
         gr.Markdown("Answers rated in this console, newest first.")
@@ -71,6 +64,7 @@ def _feedback_tab(console: Console) -> None:
             only_negative = gr.Checkbox(label="only thumbs down", value=False)
             refresh = gr.Button("Refresh", size="sm")
         feedback = gr.Dataframe(headers=FEEDBACK_COLUMNS, wrap=True, interactive=False)
+        feedback_fixes(console.fixing, tab)
     gr.on([tab.select, refresh.click, only_negative.change], console.feedback, only_negative, feedback, api_name="feedback")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.replies import Reply
 
 PASSAGE_COLUMNS = ["used", "section", "dense", "lexical", "coverage", "sentence", "passage"]
-UNANSWERED_COLUMNS = ["asked", "question", "last seen (UTC)", "channels", "also asked as"]
 FEEDBACK_COLUMNS = ["when (UTC)", "rating", "question", "answer", "cited sections", "comment", "channel"]
 SCORE_COLUMNS = ["kind", "passed", "total", "rate"]
 FAILURE_COLUMNS = ["id", "kind", "question", "the bot", "answer", "reason"]

@@ -1,0 +1,159 @@
+"""What staff do about the questions the bot could not answer, as stored beside the log.
+
+- :func:`misses`: the visitors' messages the bot did not answer from the content
+  (abstentions and crisis replies), one :class:`Miss` per normalised question;
+- :class:`Fix`: one staff decision about a group of them (answer with a section, not for
+  the bot, needs new content, crisis-adjacent, or "the section was right, the sentence was
+  wrong"), who made it and when, and its undoing;
+- :func:`log_rows`: the question log as staff open it in a spreadsheet.
+
+Questions here are as stored: redacted when they were logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.store.database import Store, parse_stamp, placeholders, stamp
+from bot.store.records import VISITOR_CHANNELS, StorageError, utcnow
+
+ACTIONS = {
+    "answer": "answered with a section",
+    "not_for_bot": "not for the bot",
+    "needs_content": "needs new content",
+    "crisis": "crisis-adjacent",
+    "wrong_sentence": "section right, sentence wrong",
+}
+ORIGINS = ("unanswered", "feedback", "cli")
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """Visitors' messages with one normalised text that the bot did not answer from the content."""
+
+    key: str
+    question: str  # its latest wording
+    count: int
+    last: datetime
+    crisis: int  # how many of them got crisis resources
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    id: int
+    at: datetime
+    staff: str
+    action: str
+    section: str | None
+    phrasings: tuple[str, ...]
+    asked: int
+    origin: str
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.undone_at is None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "at": self.at.isoformat(), "staff": self.staff, "action": self.action, "section": self.section,
+            "phrasings": list(self.phrasings), "asked": self.asked, "origin": self.origin,
+            "undone_at": self.undone_at.isoformat() if self.undone_at else None, "undone_by": self.undone_by,
+        }
+
+
+def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS) -> list[Miss]:
+    """Abstained and crisis messages from ``channels`` with a logged question, grouped by
+    normalised text, most asked first."""
+    channels, marks = placeholders(channels)
+    with store.reading() as conn:
+        rows = conn.execute(
+            f"""
+            WITH missed AS (
+                SELECT rowid AS r, question_key, question, at, channel, crisis FROM answers
+                WHERE (abstained = 1 OR crisis = 1) AND question_key IS NOT NULL AND question_key != ''
+                AND channel IN ({marks})
+            ),
+            latest AS (
+                SELECT question_key, question, row_number() OVER (PARTITION BY question_key ORDER BY at DESC, r DESC) AS k
+                FROM missed
+            )
+            SELECT m.question_key, l.question, max(m.at) AS last, count(*) AS n, sum(m.crisis) AS cr,
+                   group_concat(DISTINCT m.channel) AS chans
+            FROM missed m JOIN latest l ON l.question_key = m.question_key AND l.k = 1
+            GROUP BY m.question_key ORDER BY n DESC, last DESC
+            """,
+            channels,
+        ).fetchall()
+    return [Miss(r["question_key"], r["question"], r["n"], parse_stamp(r["last"]), r["cr"], tuple(sorted(r["chans"].split(","))))
+            for r in rows]
+
+
+def add_fix(store: Store, staff: str, action: str, phrasings: Iterable[str], asked: int, *,
+            section: str | None = None, origin: str = "unanswered", at: datetime | None = None) -> int:
+    """Record a fix; its id. ValueError for an unknown action or origin."""
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
+    with store.writing() as conn:
+        cur = conn.execute(
+            "INSERT INTO fixes (at, staff, action, section, phrasings, asked, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (stamp(at or utcnow()), staff, action, section, json.dumps(list(phrasings), ensure_ascii=False), asked, origin),
+        )
+        return int(cur.lastrowid)
+
+
+def fixes(store: Store, *, active_only: bool = False) -> list[Fix]:
+    """Every fix, newest first (``active_only``: those not undone)."""
+    where = "WHERE undone_at IS NULL" if active_only else ""
+    with store.reading() as conn:
+        rows = conn.execute(f"SELECT * FROM fixes {where} ORDER BY at DESC, id DESC").fetchall()
+    return [_fix(r) for r in rows]
+
+
+def get_fix(store: Store, fix_id: int) -> Fix:
+    with store.reading() as conn:
+        row = conn.execute("SELECT * FROM fixes WHERE id = ?", (fix_id,)).fetchone()
+    if row is None:
+        raise StorageError(f"there is no fix {fix_id}: the Changes view lists them")
+    return _fix(row)
+
+
+def mark_undone(store: Store, fix_id: int, staff: str, at: datetime | None = None) -> None:
+    with store.writing() as conn:
+        conn.execute("UPDATE fixes SET undone_at = ?, undone_by = ? WHERE id = ? AND undone_at IS NULL",
+                     (stamp(at or utcnow()), staff, fix_id))
+
+
+def _fix(r) -> Fix:
+    return Fix(r["id"], parse_stamp(r["at"]), r["staff"], r["action"], r["section"], tuple(json.loads(r["phrasings"])), r["asked"],
+               r["origin"], parse_stamp(r["undone_at"]) if r["undone_at"] else None, r["undone_by"])
+
+
+LOG_COLUMNS = ("time_utc", "channel", "message", "outcome", "cited_sections", "rating", "comment")
+
+
+def log_rows(store: Store, since: datetime | None = None) -> Iterator[dict]:
+    """One row per answered message, oldest first, as stored (redacted): LOG_COLUMNS, with
+    the latest rating and comment on it if any."""
+    with store.reading() as conn:
+        rows = conn.execute(
+            """
+            SELECT a.at, a.channel, a.question, a.abstained, a.crisis, a.sections, f.rating, f.comment FROM answers a
+            LEFT JOIN feedback f ON f.id = (SELECT max(id) FROM feedback WHERE answer_id = a.id)
+            WHERE a.at >= ? ORDER BY a.at, a.rowid
+            """,
+            (stamp(since) if since else "",),
+        ).fetchall()
+    for r in rows:
+        outcome = "crisis" if r["crisis"] else "abstained" if r["abstained"] else "answered"
+        yield {
+            "time_utc": r["at"], "channel": r["channel"], "message": r["question"], "outcome": outcome,
+            "cited_sections": "; ".join(json.loads(r["sections"])), "rating": r["rating"], "comment": r["comment"],
+        }
