@@ -1,4 +1,5 @@
-"""Screenshots of the staff console for the README: docs/console.png and docs/console-overview.png.
+"""Screenshots of the staff console for the README: docs/console.png, console-unanswered.png,
+console-fixing.png and console-overview.png.
 
     .venv/bin/python scripts/screenshot_console.py [--index index/]
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -36,7 +38,10 @@ VISITORS = [
     "what are your opening hours",
     "What are your opening hours??",
     "Do you have parking",
-    "Do you have parking?",
+    "Is there any parking near your clinic?",
+    "Do you take HSA cards?",
+    "do you accept HSA cards",
+    "Can I use my HSA card to pay?",
     "Do you treat teenagers?",
     "What should I wear to my appointment?",
 ]
@@ -55,7 +60,8 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "FAQBOT_DB": str(Path(tmp) / "faqbot.sqlite3"), "FAQBOT_STAFF_USER": USER, "FAQBOT_STAFF_PASSWORD": PASSWORD}
+        env = {**os.environ, "FAQBOT_DB": str(Path(tmp) / "faqbot.sqlite3"), "FAQBOT_STAFF_USER": USER, "FAQBOT_STAFF_PASSWORD": PASSWORD,
+               "FAQBOT_RATE_LIMIT": "0"}  # the visitors below come from one address
         if args.index:
             env["FAQBOT_INDEX_DIR"] = args.index
         server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env)
@@ -88,8 +94,18 @@ def main() -> int:
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(DOCS / "console.png"), full_page=True)
                 page.get_by_role("tab", name="Unanswered").click()
-                page.wait_for_timeout(1000)
+                expect(page.get_by_label("Unanswered, grouped")).to_contain_text("HSA", timeout=30_000)
+                page.wait_for_timeout(500)
                 page.screenshot(path=str(DOCS / "console-unanswered.png"), full_page=True)
+                # Fixing a group: pick it, pick the section, preview (nothing is saved).
+                page.get_by_label("Group to fix").click()
+                page.get_by_role("option", name=re.compile("HSA")).first.click()
+                page.get_by_label("Section that answers it (★ = suggested)").click()
+                page.get_by_role("option", name=re.compile("How much does ketamine infusion cost")).first.click()
+                page.get_by_role("button", name="Preview the reply").click()
+                expect(page.get_by_text("once saved, the bot replies to")).to_be_visible(timeout=30_000)
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(DOCS / "console-fixing.png"), full_page=True)
                 page.get_by_role("tab", name="Overview").click()
                 page.wait_for_timeout(2000)
                 page.screenshot(path=str(DOCS / "console-overview.png"), full_page=True)
@@ -97,7 +113,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=20)
-    print(f"saved {DOCS / 'console.png'}, console-unanswered.png and console-overview.png")
+    print(f"saved {DOCS / 'console.png'}, console-unanswered.png, console-fixing.png and console-overview.png")
     return 0
 
 
