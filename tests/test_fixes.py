@@ -220,3 +220,27 @@ def test_gaps_and_log_exports_hold_what_staff_decided_and_nothing_unredacted(cli
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
     missing = cli("log", "export", settings=replace(settings, db=settings.db.with_name("nothing.sqlite3")))
     assert missing.returncode == 2 and "no question log at" in missing.stderr
+
+
+def test_a_rated_down_answer_gets_the_same_fixes_and_section_right_sentence_wrong(clinic):
+    holder, store, curator = clinic
+    question = "How long does one infusion take?"
+    reply = holder.bot.answer(question)
+    row = Exchange.of("widget", question, reply, 0.01)
+    store.add(row)
+    feedback_id = store.add_feedback(row.id, -1, "quoted the wrong sentence")
+    fixing = Fixing(curator)
+    choice = f"feedback:{feedback_id}"
+    assert (choice in [value for _, value in fixing.negative_feedback()["choices"]])
+    about, sections, _ = fixing.pick(choice)
+    assert question in about and len([c for c in sections["choices"] if c[0].startswith("★")]) == 3
+    status = fixing.decide(choice, "wrong_sentence")
+    assert "section right, sentence wrong" in status and "gaps export" in status
+    (status_row,) = curator.changes()
+    fix = status_row.fix
+    assert fix.origin == "feedback" and fix.phrasings == (question,) and fix.section == "; ".join(row.sections)
+    saved = fixing.answer(choice, COST)
+    assert saved.startswith("✓ Fix") and question in (holder.settings.corpus_dir / "questions.yaml").read_text()
+    table, undo_picker = fixing.changes()
+    assert list(table["action"]) == ["answered with a section", "section right, sentence wrong"]
+    assert len(undo_picker["choices"]) == 2

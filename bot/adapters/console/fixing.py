@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 GROUP_COLUMNS = ["asked", "question", "last seen (UTC)", "channels", "also asked as", "crisis replies"]
 FIXED_COLUMNS = ["fix", "when (UTC)", "by", "phrasings", "section", "the bot now replies"]
-CHANGE_COLUMNS = ["fix", "when (UTC)", "by", "action", "phrasings", "section", "asked", "status"]
+CHANGE_COLUMNS = ["fix", "when (UTC)", "by", "action", "phrasings", "section", "asked", "similar since", "status"]
 NO_SIGN_IN = "console (no sign-in)"
 
 
@@ -159,14 +159,16 @@ class Fixing:
         """(every fix, newest first, with its status; the undo picker)."""
         try:
             statuses = self.curator.changes()
+            since = self.curator.unanswered().counted
         except BotError as exc:
-            return pd.DataFrame([[None, "", "", "", "", "", None, f"⚠ {exc}"]], columns=CHANGE_COLUMNS), gr.update(choices=[])
+            return pd.DataFrame([[None, "", "", "", "", "", None, None, f"⚠ {exc}"]], columns=CHANGE_COLUMNS), gr.update(choices=[])
         rows, choices = [], []
         for s in statuses:
             f = s.fix
             status = f"undone by {f.undone_by}, {when(f.undone_at)}" if not f.active else f"⚠ needs attention: {s.needs_attention}" \
                 if s.needs_attention else "active"
-            rows.append([f.id, when(f.at), f.staff, ACTIONS[f.action], " | ".join(f.phrasings), f.section or "", f.asked, status])
+            rows.append([f.id, when(f.at), f.staff, ACTIONS[f.action], " | ".join(f.phrasings), f.section or "", f.asked,
+                         since.get(f.id, 0), status])
             if f.active:
                 choices.append((f"fix {f.id}: {ACTIONS[f.action]}: {clip(f.phrasings[0], 60)}", f.id))
         return pd.DataFrame(rows, columns=CHANGE_COLUMNS), gr.update(choices=choices, value=None)
