@@ -333,3 +333,15 @@ def test_a_retention_under_a_day_is_refused_before_anything_is_opened(tmp_path):
     with pytest.raises(ValueError, match="FAQBOT_RETENTION_DAYS must be at least 1"):
         ChatLog.open(Settings(db=tmp_path / "faqbot.sqlite3", retention_days=0))
     assert not (tmp_path / "faqbot.sqlite3").exists()
+
+
+@pytest.mark.parametrize("url", ["postgresql://staff:s3cret@db.clinic.example:5432/faqbot", "sqlite:///data/faqbot.sqlite3"])
+def test_a_database_url_in_faqbot_db_stops_the_start_instead_of_making_a_folder(tmp_path, monkeypatch, url):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({"FAQBOT_DB": url})
+    with pytest.raises(ValueError, match=r"FAQBOT_DB=.* looks like a database URL.*takes the path of a file") as caught:
+        ChatLog.open(settings)
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(StorageError, match="looks like a database URL"):
+        Store(settings.db)
+    assert list(tmp_path.iterdir()) == []  # no folder named "postgresql:"

@@ -27,7 +27,7 @@ from datetime import datetime
 from bot.replies import Reply
 from bot.settings import Settings
 from bot.store.database import Store
-from bot.store.records import Exchange, StorageError, check_retention, utcnow
+from bot.store.records import Exchange, StorageError, check_db_path, check_retention, utcnow
 from bot.store.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -68,8 +68,10 @@ class ChatLog:
     def open(cls, settings: Settings) -> ChatLog:
         """The log at ``settings.db``; if it cannot be opened, a log that stores nothing
         (and says why in the console) so the bot still serves. Raises ValueError for a
-        retention of less than a day."""
+        retention of less than a day, and :class:`UnusableDbSetting` (a ValueError) for a
+        FAQBOT_DB that is not a file path."""
         check_retention(settings.retention_days)
+        check_db_path(settings.db)  # a URL stops the start: it is a mistake, not a log to do without
         try:
             store = Store(settings.db)
         except StorageError as exc:

@@ -27,6 +27,7 @@ from bot.store.records import (
     SectionCount,
     StorageError,
     UnansweredQuestion,
+    check_db_path,
     check_rating,
     merge_similar,
     question_key,
@@ -58,6 +59,7 @@ class Store:
     the log, never corrupt it. The console reads while the log writes."""
 
     def __init__(self, path: Path | str) -> None:
+        check_db_path(path)
         self.path = Path(path)
         self._write_lock = threading.Lock()
         self._write_conn: sqlite3.Connection | None = None

@@ -33,6 +33,10 @@ class StorageError(BotError):
     """The question log cannot be opened or written; the message says what to do."""
 
 
+class UnusableDbSetting(StorageError, ValueError):
+    """``FAQBOT_DB`` names something that is not a file: the server must not start."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -58,6 +62,21 @@ def channel_from_headers(headers: Mapping[str, str]) -> str:
 def check_retention(days: int) -> None:
     if days < 1:
         raise ValueError(f"FAQBOT_RETENTION_DAYS must be at least 1 (days), not {days}")
+
+
+_URL = re.compile(r"^[a-z][a-z0-9+.\-]+:/", re.IGNORECASE)
+_CREDENTIALS = re.compile(r"(:/+)[^/@]*@")
+
+
+def check_db_path(path) -> None:
+    """Refuse a ``FAQBOT_DB`` that is not a file path (a database URL would otherwise become
+    a folder named ``postgresql:``): :class:`StorageError` saying what it accepts."""
+    if _URL.match(str(path)):
+        shown = _CREDENTIALS.sub(r"\1…@", str(path))
+        raise UnusableDbSetting(
+            f"FAQBOT_DB={shown!r} looks like a database URL: this bot keeps its question log in SQLite, "
+            "so FAQBOT_DB takes the path of a file (default data/faqbot.sqlite3), created with its folder on first use"
+        )
 
 
 def check_rating(rating: int) -> None:
