@@ -259,3 +259,14 @@ def test_staff_sign_in_is_required_off_loopback(settings):
 def test_a_weak_staff_password_is_refused_at_start_saying_what_is_accepted(settings, user, password, why):
     with pytest.raises(WeakStaffPassword, match=r"FAQBOT_STAFF_PASSWORD is .*" + re.escape(why) + r".*at least 12 characters"):
         staff_auth(replace(settings, host="0.0.0.0", staff_user=user, staff_password=password))
+
+
+def test_a_visitors_question_is_shown_as_typed_never_as_markdown_or_html():
+    from bot.adapters.console.fixing import escape
+
+    from markdown_it import MarkdownIt
+
+    typed = '![x](https://evil.example/p.png) how <img src=x onerror=alert(1)> [call us](https://evil.example) *now*?'
+    html = MarkdownIt("commonmark", {"html": True}).renderInline(escape(typed))
+    assert "<img" not in html and "<a " not in html and "<em>" not in html
+    assert html.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"') == typed

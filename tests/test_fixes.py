@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -92,10 +93,14 @@ def test_not_for_the_bot_counts_later_similar_questions_under_it(clinic):
     visitors_ask(holder, store, "What's the weather in Paris today?")
     group = curator.unanswered().groups[0]
     fix = curator.decide(group.phrasings, group.count, "not_for_bot", "nurse")
-    visitors_ask(holder, store, "what is the weather like in Paris today", "Is there parking at the clinic?")
+    time.sleep(1.1)  # the log keeps whole seconds: the questions below come after the decision
+    visitors_ask(holder, store, "what is the weather like in Paris today", "What's the weather in Paris today?",
+                 "Is there parking at the clinic?")
     grouped = curator.unanswered()
     assert [g.typical for g in grouped.groups] == ["Is there parking at the clinic?"]
-    assert grouped.counted[fix.id] == 1
+    assert curator.counted_since()[fix.id] == 2  # the same question again, and one close in meaning
+    table, _ = Fixing(curator).changes()
+    assert table.iloc[0]["similar since"] == 2
 
 
 def test_a_group_with_crisis_replies_is_marked_and_cannot_be_answered_with_a_section(clinic):
@@ -202,7 +207,8 @@ def test_gaps_and_log_exports_hold_what_staff_decided_and_nothing_unredacted(cli
 
     question = "Do you have evening appointments? email me at jane.doe@example.com or 555-123-4567"
     store.add(Exchange.of("widget", redact(question), Reply("I'm sorry, I can't find that.", ReplyKind.ABSTENTION), 0.01))
-    group = curator.unanswered().groups[0]
+    store.add(Exchange.of("widget", '=HYPERLINK("https://evil.example/x","Click")', Reply("Sorry.", ReplyKind.ABSTENTION), 0.01))
+    group = next(g for g in curator.unanswered().groups if "evening" in g.typical)
     curator.decide(group.phrasings, group.count, "needs_content", "nurse")
     settings = holder.settings
     md = cli("gaps", "export", settings=settings)
@@ -216,6 +222,7 @@ def test_gaps_and_log_exports_hold_what_staff_decided_and_nothing_unredacted(cli
     for text in (md.stdout, log_csv, log_jsonl):
         assert "jane.doe@example.com" not in text and "555-123-4567" not in text
     assert "[email]" in log_csv and "[phone]" in log_jsonl
+    assert "'=HYPERLINK(" in log_csv and ',=HYPERLINK' not in log_csv  # a spreadsheet shows it as text
     bad = cli("log", "export", "--since", "last tuesday", settings=settings)
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
     missing = cli("log", "export", settings=replace(settings, db=settings.db.with_name("nothing.sqlite3")))

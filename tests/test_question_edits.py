@@ -171,3 +171,55 @@ def test_the_log_export_is_redacted_as_stored_with_ratings_and_since(tmp_path):
     text = json.dumps(rows)
     assert "jane.doe@example.com" not in text and "555-123-4567" not in text and "[email]" in text and "[phone]" in text
     assert [r["message"] for r in log_rows(store, since=old + timedelta(days=1))] == [latest["message"]]
+
+
+TRICKY = """# Curated phrasings.
+
+# ---- Billing (Dana) ----
+- section: {cost}
+  questions:
+    - How much does
+      it cost per session?
+    - What is the price?
+- section: {cost}
+  questions:
+    - >-
+      A folded phrasing
+# fix 5: added by nurse, 2026-11-30 10:00 UTC, from the staff console
+- section: {cost}
+  questions:
+    - Do you take HSA cards?
+- {{section: {insurance}, questions: [Flow one, Flow two]}}
+"""
+
+
+def test_removal_never_touches_a_neighbour_and_refuses_what_it_cannot_remove_cleanly(corpus):
+    path = corpus / "questions.yaml"
+    path.write_text(TRICKY.format(cost=COST, insurance=INSURANCE))
+    documents = load_corpus(corpus)
+    with pytest.raises(CorpusError, match="not written on a line of its own: remove it by hand"):
+        remove_phrasings(corpus, documents, COST, ["How much does it cost per session?"])
+    with pytest.raises(CorpusError, match="remove it by hand"):
+        remove_phrasings(corpus, documents, INSURANCE, ["Flow one"])
+    assert path.read_text() == TRICKY.format(cost=COST, insurance=INSURANCE)
+    # The folded entry goes whole; the fix's comment and entry below it stay.
+    remove_phrasings(corpus, documents, COST, ["A folded phrasing"])
+    text = path.read_text()
+    assert "A folded phrasing" not in text and "# fix 5: added by nurse" in text and "Do you take HSA cards?" in text
+    assert "# ---- Billing (Dana) ----" in text and "it cost per session?" in text
+    # A maintainer's line is kept when a fix that repeated it is undone.
+    add_phrasings(corpus, documents, COST, ["Do you take FSA cards?", "What is the price?"], "fix 6: added by nurse")
+    removed = remove_phrasings(corpus, documents, COST, ["Do you take FSA cards?", "What is the price?"], fix=6)
+    assert removed.changed == ("Do you take FSA cards?",) and "    - What is the price?" in path.read_text()
+    assert "fix 6" not in path.read_text()
+    remove_phrasings(corpus, documents, COST, ["Do you take HSA cards?"], fix=5)
+    assert "fix 5" not in path.read_text() and "# ---- Billing (Dana) ----" in path.read_text()
+    assert load_questions(corpus, documents)
+
+
+def test_a_file_with_windows_line_endings_keeps_them(corpus):
+    path = corpus / "questions.yaml"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    add_phrasings(corpus, load_corpus(corpus), COST, ["Do you take HSA cards?"], "fix 1: added by nurse")
+    data = path.read_bytes()
+    assert b"Do you take HSA cards?\r\n" in data and data.count(b"\n") == data.count(b"\r\n")

@@ -46,6 +46,16 @@ def test_after_a_few_failures_each_sign_in_waits_longer_and_a_success_clears_it(
     assert failures.wait("ip:a", "user:nurse") == 0
 
 
+def test_sign_ins_sent_at_the_same_moment_are_counted_before_any_password_is_checked():
+    failures = FailedSignIns(Clock())
+    started = [failures.begin("ip:a", "user:nurse") for _ in range(FREE_FAILURES + 3)]
+    assert [wait for wait, _ in started[:FREE_FAILURES]] == [0] * FREE_FAILURES
+    assert all(wait == FIRST_WAIT for wait, _ in started[FREE_FAILURES:])
+    for _ in range(3000):  # no overflow however long the guessing goes on
+        failures.failed("ip:b")
+    assert failures.wait("ip:b") == 15 * 60
+
+
 def test_failures_are_forgotten_after_an_hour_without_one():
     clock = Clock()
     failures = FailedSignIns(clock)
@@ -106,6 +116,12 @@ def test_a_burst_of_wrong_passwords_is_stopped_and_logged_without_the_password(g
     log = guarded.log_text()
     assert "failed staff sign-in as 'admin' from 203.0.113.7 (5 in a row)" in log
     assert "guess-" not in log and PASSWORD not in log
+
+
+def test_a_form_with_two_user_names_is_refused(guarded):
+    refused = httpx.post(f"{guarded.base}/login", content=f"username=decoy&username={USER}&password=guess",
+                         headers={"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "198.51.100.77"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_form"
 
 
 def test_console_actions_sent_from_another_site_are_refused(guarded):

@@ -86,13 +86,13 @@ def _open_store(settings: Settings):
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from bot.curation.groups import group_misses
+    from bot.curation.groups import counted_since
     from bot.search.embedder import MiniLMEmbedder
     from bot.store.curation import ACTIONS, fixes, misses
 
     store = _open_store(settings_of(args))
     todo = [f for f in fixes(store, active_only=True) if f.action in ("needs_content", "wrong_sentence")]
-    since = group_misses(misses(store), fixes(store), MiniLMEmbedder()).counted if todo else {}
+    since = counted_since(todo, lambda at: misses(store, since=at), MiniLMEmbedder().encode) if todo else {}
     rows = [{"fix": f.id, "decided_utc": f.at.strftime("%Y-%m-%d %H:%M"), "staff": f.staff, "action": ACTIONS[f.action],
              "section": f.section or "", "asked": f.asked, "asked_since": since.get(f.id, 0), "phrasings": " | ".join(f.phrasings)}
             for f in todo]
@@ -134,8 +134,18 @@ def _csv(rows, columns: list[str]) -> None:
     writer = csv.DictWriter(out, columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     sys.stdout.write(out.getvalue())
+
+
+def _cell(value) -> object:
+    """A cell a spreadsheet shows as text: a visitor's message that starts like a formula
+    (=, +, -, @, a tab or a carriage return) gets a leading apostrophe (OWASP's advice)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
 
 
 def add_commands(sub) -> None:

@@ -68,29 +68,43 @@ class FailedSignIns:
         with self._lock:
             return max((self._wait_for(key, now) for key in keys), default=0.0)
 
+    def begin(self, *keys: str) -> tuple[float, int]:
+        """Start a sign-in: (seconds to wait, 0) when it must wait, else (0, failures in a
+        row so far, this attempt included). The attempt counts as a failure until
+        :meth:`succeeded` says otherwise, so attempts sent at the same moment cannot all
+        pass the check before any of them is counted."""
+        now = self._clock()
+        with self._lock:
+            wait = max((self._wait_for(key, now) for key in keys), default=0.0)
+            if wait:
+                return wait, 0
+            return 0.0, self._count(keys, now)
+
     def _wait_for(self, key: str, now: float) -> float:
         entry = self._seen.get(key)
         if entry is None or now - entry.last > FORGET_AFTER:
             return 0.0
         if entry.count < FREE_FAILURES:
             return 0.0
-        lock = min(FIRST_WAIT * 2 ** (entry.count - FREE_FAILURES), LONGEST_WAIT)
+        lock = min(FIRST_WAIT * 2 ** min(entry.count - FREE_FAILURES, 20), LONGEST_WAIT)
         return max(0.0, entry.last + lock - now)
 
     def failed(self, *keys: str) -> int:
         """Count a failure under each key; the most failures in a row among them."""
-        now = self._clock()
-        most = 0
         with self._lock:
-            for key in keys:
-                entry = self._seen.pop(key, None)
-                if entry is None or now - entry.last > FORGET_AFTER:
-                    entry = _Failures(0, now)
-                entry.count, entry.last = entry.count + 1, now
-                self._seen[key] = entry
-                most = max(most, entry.count)
-            while len(self._seen) > MAX_KEYS:
-                self._seen.popitem(last=False)
+            return self._count(keys, self._clock())
+
+    def _count(self, keys: tuple[str, ...], now: float) -> int:
+        most = 0
+        for key in keys:
+            entry = self._seen.pop(key, None)
+            if entry is None or now - entry.last > FORGET_AFTER:
+                entry = _Failures(0, now)
+            entry.count, entry.last = entry.count + 1, now
+            self._seen[key] = entry
+            most = max(most, entry.count)
+        while len(self._seen) > MAX_KEYS:
+            self._seen.popitem(last=False)
         return most
 
     def succeeded(self, *keys: str) -> None:
@@ -127,12 +141,16 @@ class SignInGuard:
         if body is None:
             await _refuse(413, "too_large", "a sign-in form is a user name and a password", scope, receive, send)
             return
-        user = _user_name(scope, body)
+        users = _user_names(scope, body)
+        if len(users) > 1:
+            await _refuse(400, "bad_form", "send the user name once", scope, receive, send)
+            return
+        user = users[0] if users else ""
         request = Request(scope)
         address = client_key(request.client.host if request.client else None,
                              ",".join(request.headers.getlist("x-forwarded-for")), self.trust_proxy)
         keys = (f"ip:{address}", f"user:{user.casefold()}")
-        wait = self.failures.wait(*keys)
+        wait, count = self.failures.begin(*keys)
         if wait:
             logger.warning("staff sign-in as %r from %s refused for %ds: too many failed sign-ins", user[:64], address, math.ceil(wait))
             await _refuse(429, "too_many_sign_ins", f"too many failed sign-ins: try again in {retry_after(wait)} seconds",
@@ -150,8 +168,7 @@ class SignInGuard:
         if status == 200:
             self.failures.succeeded(*keys)
             logger.info("staff signed in as %r from %s", user[:64], address)
-        elif 400 <= status < 500:
-            count = self.failures.failed(*keys)
+        else:  # counted as a failure when it began
             logger.warning("failed staff sign-in as %r from %s (%d in a row)", user[:64], address, count)
 
 
@@ -171,22 +188,24 @@ def is_cross_site(request: Request) -> bool:
     return origin == "null" or urlsplit(origin).netloc.lower() != host.lower()
 
 
-def _user_name(scope: Scope, body: bytes) -> str:
-    """The user name of a sign-in form (urlencoded or multipart), "" when there is none."""
+def _user_names(scope: Scope, body: bytes) -> list[str]:
+    """Every user name a sign-in form (urlencoded or multipart) holds: a form with two is
+    refused, since the limit must count the one the password is checked against."""
     content_type = Request(scope).headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        values = parse_qs(body.decode("utf-8", "replace")).get("username", [""])
-        return values[0].strip()
+        return [v.strip() for v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get("username", [])]
     if content_type.startswith("multipart/form-data"):
         from python_multipart.multipart import parse_options_header  # as FastAPI's forms
 
         _, options = parse_options_header(content_type)
         boundary = options.get(b"boundary", b"")
+        names = []
         for part in body.split(b"--" + boundary) if boundary else []:
             head, _, value = part.partition(b"\r\n\r\n")
             if b'name="username"' in head:
-                return value.rstrip(b"\r\n").decode("utf-8", "replace").strip()
-    return ""
+                names.append(value.rstrip(b"\r\n").decode("utf-8", "replace").strip())
+        return names
+    return []
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -5,9 +5,10 @@ holds, as the console's Unanswered view shows them.
   fix, for a fix that answers it), and any question close in meaning to one that staff
   marked "not for the bot", "needs new content" or "crisis-adjacent": it is counted under
   that decision instead of filling the list again.
-- The rest are grouped greedily, most asked first: a question joins the first group whose
-  centre (the mean of its questions' vectors, weighted by how often each was asked) is at
-  least :data:`SAME_MEANING` cosine similar, or starts a group of its own.
+- The rest are grouped greedily, most asked first: a question joins the group whose centre
+  (the mean of its questions' vectors, weighted by how often each was asked) is nearest, if
+  that is at least :data:`SAME_MEANING` cosine similar, or starts a group of its own.
+- :func:`counted_since`: for each decision, the questions asked after it that it covers.
 - Each group shows its most typical question (the one nearest its centre), how many
   visitors asked, when last, and its other phrasings; the largest groups come first. A
   group with a message that got crisis resources is marked crisis-adjacent.
@@ -16,12 +17,12 @@ holds, as the console's Unanswered view shows them.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
-from bot.search.embedder import Embedder
 from bot.store.curation import Fix, Miss
 from bot.store.records import question_key
 
@@ -66,46 +67,61 @@ class Group:
         """Stable while the group's typical question stays: the console's handle on it."""
         return question_key(self.typical)
 
-    def centre(self) -> np.ndarray:
-        weights = np.array([m.count for m in self.misses], dtype=np.float32)
-        mean = (np.stack(self.vectors) * weights[:, None]).sum(axis=0)
-        return mean / (np.linalg.norm(mean) or 1.0)
-
 
 @dataclass(slots=True)
 class Grouped:
     groups: list[Group]
-    counted: Counter = field(default_factory=Counter)  # fix id -> later questions counted under it
 
 
-def group_misses(misses: list[Miss], fixes: list[Fix], embedder: Embedder) -> Grouped:
-    """The misses still to deal with, grouped by meaning (see the module docstring)."""
+def group_misses(misses: list[Miss], fixes: list[Fix], encode: Callable[[list[str]], np.ndarray]) -> Grouped:
+    """The misses still to deal with, grouped by meaning (see the module docstring).
+    ``encode``: texts to vectors, with the bot's model."""
     active = [f for f in fixes if f.active]
     misses = [m for m in misses if not _named_by_a_fix(m, active)]
     if not misses:
         return Grouped([])
-    vectors = _unit(embedder.encode([m.question for m in misses]))
-    counted: Counter = Counter()
+    vectors = _unit(encode([m.question for m in misses]))
     decided = [f for f in active if f.action in DECIDED and f.phrasings]
-    decided_vectors = [_unit(embedder.encode(list(f.phrasings))) for f in decided]
+    decided_vectors = _unit(encode([p for f in decided for p in f.phrasings])) if decided else None
+    order = sorted(range(len(misses)), key=lambda i: (-misses[i].count, -misses[i].last.timestamp()))
     groups: list[Group] = []
-    for miss, vector in sorted(zip(misses, vectors, strict=True), key=lambda mv: (-mv[0].count, -mv[0].last.timestamp())):
-        fix = next((f for f, fv in zip(decided, decided_vectors, strict=True) if float((fv @ vector).max()) >= SAME_MEANING), None)
-        if fix is not None:
-            counted[fix.id] += miss.count
-            continue
-        home = next((g for g in groups if float(g.centre() @ vector) >= SAME_MEANING), None)
-        if home is None:
-            groups.append(Group([miss], [vector]))
-        else:
-            home.misses.append(miss)
-            home.vectors.append(vector)
-    for group in groups:
-        centre = group.centre()
-        best = max(range(len(group.misses)), key=lambda i: (float(group.vectors[i] @ centre), group.misses[i].count))
+    sums = np.zeros((len(misses), vectors.shape[1]), np.float32)  # row g: group g's count-weighted sum
+    centres = np.zeros_like(sums)
+    for i in order:
+        miss, vector = misses[i], vectors[i]
+        if decided_vectors is not None and float((decided_vectors @ vector).max()) >= SAME_MEANING:
+            continue  # close to a decision: counted under it (counted_since), not listed again
+        best = int(np.argmax(centres[: len(groups)] @ vector)) if groups else -1
+        if best < 0 or float(centres[best] @ vector) < SAME_MEANING:
+            best = len(groups)
+            groups.append(Group([], []))
+        groups[best].misses.append(miss)
+        groups[best].vectors.append(vector)
+        sums[best] += miss.count * vector
+        centres[best] = sums[best] / (np.linalg.norm(sums[best]) or 1.0)
+    for g, group in enumerate(groups):
+        best = max(range(len(group.misses)), key=lambda k: (float(group.vectors[k] @ centres[g]), group.misses[k].count))
         group.typical = group.misses[best].question
     groups.sort(key=lambda g: (g.count, g.last), reverse=True)
-    return Grouped(groups, counted)
+    return Grouped(groups)
+
+
+def counted_since(fixes: list[Fix], later: Callable[[datetime], list[Miss]], encode: Callable[[list[str]], np.ndarray]) -> Counter:
+    """For each decision still standing ("not for the bot", "needs new content",
+    "crisis-adjacent", "section right, sentence wrong"): how many times a question was asked
+    after it that is one of its phrasings or close to one in meaning. ``later(at)``: the
+    misses asked after ``at``."""
+    counted: Counter = Counter()
+    for fix in fixes:
+        if not fix.active or fix.action not in (*DECIDED, "wrong_sentence") or not fix.phrasings:
+            continue
+        rows = later(fix.at)
+        if not rows:
+            continue
+        keys = {question_key(p) for p in fix.phrasings}
+        near = (_unit(encode([m.question for m in rows])) @ _unit(encode(list(fix.phrasings))).T).max(axis=1)
+        counted[fix.id] = sum(m.count for m, sim in zip(rows, near, strict=True) if m.key in keys or sim >= SAME_MEANING)
+    return counted
 
 
 def _named_by_a_fix(miss: Miss, fixes: list[Fix]) -> bool:

@@ -15,12 +15,13 @@ import copy
 import dataclasses
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from bot.answer.service import Bot
-from bot.curation.groups import Group, Grouped, group_misses
+from bot.curation.groups import Group, Grouped, counted_since, group_misses
 from bot.errors import BotError, CorpusError
 from bot.ingest.corpus import load_corpus
 from bot.ingest.question_edits import Change, add_phrasings, check_file, read_entries, remove_phrasings
@@ -34,11 +35,16 @@ from bot.store.records import utcnow
 logger = logging.getLogger(__name__)
 
 SUGGESTIONS = 3
+VECTOR_CACHE = 50_000  # questions whose vectors are remembered (about 75 MB at most)
 BUSY_WAIT = 300.0  # seconds a fix waits for another build of the index to finish
 
 
 class FixRefused(BotError):
     """A fix cannot be made as asked; the message says why and what to do."""
+
+
+class NotServed(BotError):
+    """The fix is saved in questions.yaml, but the index built from it could not be served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,8 @@ class Curator:
         self.settings = holder.settings
         self.store = store
         self._lock = threading.Lock()  # one fix at a time in this process (the file lock covers others)
+        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors_model = None
 
     # --- reading -------------------------------------------------------------------------
 
@@ -77,7 +85,23 @@ class Curator:
 
     def unanswered(self) -> Grouped:
         store = self.require_store()
-        return group_misses(misses(store), fixes(store), self._bot().embedder)
+        return group_misses(misses(store), fixes(store), self.encode)
+
+    def counted_since(self) -> Counter:
+        """Fix id -> questions asked after that decision that it covers."""
+        store = self.require_store()
+        return counted_since(fixes(store), lambda at: misses(store, since=at), self.encode)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` with the bot's model, remembered by text: the list is grouped
+        again at every click, and only new questions are run through the model."""
+        embedder = self._bot().embedder
+        if self._vectors_model is not embedder or len(self._vectors) > VECTOR_CACHE:
+            self._vectors, self._vectors_model = {}, embedder
+        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if new:
+            self._vectors.update(zip(new, np.asarray(embedder.encode(new), np.float32), strict=True))
+        return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, embedder.dim), np.float32)
 
     def group(self, group_id: str) -> Group:
         found = next((g for g in self.unanswered().groups if g.id == group_id), None)
@@ -148,6 +172,9 @@ class Curator:
             except Exception:
                 mark_undone(store, fix_id, "(not saved)")
                 raise
+            if not change.changed:
+                mark_undone(store, fix_id, "(nothing to add)")
+                raise FixRefused(f"these phrasings already point to {change.section} in questions.yaml: nothing to add")
             self._rebuild()
         logger.info("fix %d by %s: %d phrasing(s) now point to %s", fix_id, staff, len(change.changed), change.section)
         return get_fix(store, fix_id)
@@ -172,7 +199,7 @@ class Curator:
             change = None
             if fix.action == "answer":
                 documents = load_corpus(self.settings.corpus_dir)
-                change = remove_phrasings(self.settings.corpus_dir, documents, fix.section or "", list(fix.phrasings))
+                change = remove_phrasings(self.settings.corpus_dir, documents, fix.section or "", list(fix.phrasings), fix=fix.id)
             mark_undone(store, fix_id, staff)
             if change is not None and change.changed:
                 self._rebuild()
@@ -184,7 +211,7 @@ class Curator:
         store = self.require_store()
         try:
             documents = load_corpus(self.settings.corpus_dir)
-            written = {(e.section, q) for e in read_entries(self.settings.corpus_dir) for q in e.questions}
+            written = {e.fix for e in read_entries(self.settings.corpus_dir) if e.fix is not None}
         except CorpusError as exc:
             return [FixStatus(f, f"cannot check: {exc}") for f in fixes(store)]
         out = []
@@ -196,8 +223,8 @@ class Curator:
                 except CorpusError:
                     why = f"section {fix.section} is no longer in the corpus: its phrasings are skipped; undo it, or answer the group again"
                 else:
-                    if not any((fix.section, p) in written for p in fix.phrasings):
-                        why = "its phrasings are no longer in questions.yaml (edited by hand?)"
+                    if fix.id not in written:
+                        why = f"its entry (under '# fix {fix.id}') is no longer in questions.yaml: edited by hand?"
             out.append(FixStatus(fix, why))
         return out
 
@@ -212,5 +239,5 @@ class Curator:
     def _rebuild(self) -> None:
         summary, result = self.holder.reindex(wait=BUSY_WAIT)
         if not result.ok:
-            raise FixRefused(f"saved, but the new index was refused (the old one is still served): {result.error}")
+            raise NotServed(f"the new index was refused, so the old one is still served: {result.error}")
         logger.info("index rebuilt after a fix: %s", summary.build_id)

@@ -21,6 +21,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,7 +117,7 @@ def add_phrasings(root: Path, documents: list[Document], section: str, questions
     with edit_lock(root):
         check_file(root, documents)
         path = questions_path(root)
-        text = path.read_text(encoding="utf-8") if path.is_file() else HEADER
+        text = path.read_bytes().decode("utf-8") if path.is_file() else HEADER
         existing = {_key(q) for entry in _entries(text, path.name) if _same(entry.section, written, documents, root.name)
                     for q in entry.questions}
         new, seen = [], set()
@@ -128,46 +129,57 @@ def add_phrasings(root: Path, documents: list[Document], section: str, questions
         if new:
             lines = [f"# {' '.join(comment.split())}", f"- section: {_scalar(written)}", "  questions:",
                      *(f"    - {_scalar(q)}" for q in new)]
-            _write(root, path, text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n", documents)
+            nl = "\r\n" if "\r\n" in text else "\n"
+            _write(root, path, text.rstrip("\r\n") + nl + nl + nl.join(lines) + nl, documents)
             logger.info("%s: %d phrasing(s) now point to %s", path, len(new), written)
         return Change(written, tuple(new), unchanged)
 
 
-def remove_phrasings(root: Path, documents: list[Document], section: str, questions: list[str]) -> Change:
-    """Remove ``questions`` from the entries for ``section`` (which may no longer exist);
-    an entry left empty goes, with its comment lines."""
+def remove_phrasings(root: Path, documents: list[Document], section: str, questions: list[str], *,
+                     fix: int | None = None) -> Change:
+    """Remove ``questions`` from the entries for ``section`` (which may no longer exist); with
+    ``fix``, only from the entry that console fix added. Only a phrasing written on a line of
+    its own (``    - text``) is removed: one over several lines or in a ``[flow, list]`` is a
+    :class:`CorpusError` asking to remove it by hand. An entry left without phrasings goes,
+    with the comment line this module wrote above it and one blank line."""
     wanted = {_key(q) for q in questions}
     with edit_lock(root):
         check_file(root, documents)
         path = questions_file(root)
         if path is None:
             return Change(section, (), tuple(questions))
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines()
+        text = path.read_bytes().decode("utf-8")
+        lines = text.splitlines(keepends=True)
         drop: set[int] = set()  # 0-based line numbers
         removed: list[str] = []
-        for entry, nodes in _entry_nodes(text, path.name):
-            if not _same(entry.section, section, documents, root.name):
+        for entry, nodes, flow in _entry_nodes(text, path.name):
+            if not _same(entry.section, section, documents, root.name) or (fix is not None and entry.fix != fix):
                 continue
             gone = [n for n in nodes if _key(n.value) in wanted]
+            if not gone:
+                continue
             removed += [n.value for n in gone if n.value not in removed]
-            for node in gone:
-                drop.update(range(node.start_mark.line, max(node.end_mark.line, node.start_mark.line + 1)))
             if len(gone) == len(nodes):
                 drop.update(_entry_lines(lines, entry))
+                continue
+            for node in gone:
+                if flow or not _own_line(lines, node):
+                    raise CorpusError(path.name, node.start_mark.line + 1,
+                                      f"'{node.value}' is not written on a line of its own: remove it by hand")
+                drop.add(node.start_mark.line)
         if removed:
-            kept = [line for i, line in enumerate(lines) if i not in drop]
-            _write(root, path, _tidy("\n".join(kept)), documents)
+            _write(root, path, "".join(line for i, line in enumerate(lines) if i not in drop), documents)
             logger.info("%s: %d phrasing(s) no longer point to %s", path, len(removed), section)
         unchanged = tuple(q for q in questions if _key(q) not in {_key(r) for r in removed})
         return Change(section, tuple(removed), unchanged)
 
 
 def _entries(text: str, display: str) -> list[Entry]:
-    return [entry for entry, _ in _entry_nodes(text, display)]
+    return [entry for entry, _, _ in _entry_nodes(text, display)]
 
 
-def _entry_nodes(text: str, display: str) -> list[tuple[Entry, list[yaml.ScalarNode]]]:
+def _entry_nodes(text: str, display: str) -> list[tuple[Entry, list[yaml.ScalarNode], bool]]:
+    """Each entry with its phrasing nodes, and whether any of it is in flow style."""
     try:
         tree = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -184,39 +196,49 @@ def _entry_nodes(text: str, display: str) -> list[tuple[Entry, list[yaml.ScalarN
         questions = fields.get("questions")
         items = [q for q in questions.value if isinstance(q, yaml.ScalarNode)] if isinstance(questions, yaml.SequenceNode) else []
         line = node.start_mark.line + 1
-        end = max((n.end_mark.line for n in [*items, section] if n is not None), default=line - 1) + 1
+        # A block collection ends where the next token starts (maybe past comments): measure
+        # the end by the scalars in it, or by the closing bracket of a flow collection.
+        ends = [node] if node.flow_style else [section, questions if getattr(questions, "flow_style", False) else None, *items]
+        end = max((_last_line(n) for n in ends if n is not None), default=line - 1) + 1
         entry = Entry(str(section.value) if isinstance(section, yaml.ScalarNode) else "", tuple(q.value for q in items), line,
                       end, fix_number(lines, line))
-        found.append((entry, items))
+        flow = bool(node.flow_style or (isinstance(questions, yaml.SequenceNode) and questions.flow_style))
+        found.append((entry, items, flow))
     return found
 
 
-def _entry_lines(lines: list[str], entry: Entry) -> range:
-    """0-based lines of ``entry``, with the comment lines right above it unless they run up
-    to the top of the file (the file's own opening comment)."""
+def _last_line(node: yaml.Node) -> int:
+    """The 0-based line a node's text ends on (a block ends at the start of the next line)."""
+    end = node.end_mark
+    return end.line if end.column > 0 else end.line - 1
+
+
+def _own_line(lines: list[str], node: yaml.ScalarNode) -> bool:
+    return node.start_mark.line == _last_line(node) and lines[node.start_mark.line].lstrip().startswith("- ")
+
+
+_OURS = re.compile(r"^\s*#\s*(?:fix \d+: )?added by ")
+
+
+def _entry_lines(lines: list[str], entry: Entry) -> set[int]:
+    """0-based lines of ``entry``, the comment line above it when this module wrote it, and
+    one blank line next to it."""
     start = entry.line - 1
-    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+    if start > 0 and _OURS.match(lines[start - 1]):
         start -= 1
-    if start == 0:
-        start = entry.line - 1
-    return range(start, entry.end)
-
-
-def _tidy(text: str) -> str:
-    """At most one blank line in a row, and one newline at the end."""
-    out: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() and out and not out[-1].strip():
-            continue
-        out.append(line)
-    return "\n".join(out).strip("\n") + "\n"
+    out = set(range(start, entry.end))
+    if entry.end < len(lines) and not lines[entry.end].strip():
+        out.add(entry.end)
+    elif start > 0 and not lines[start - 1].strip():
+        out.add(start - 1)
+    return out
 
 
 def _write(root: Path, path: Path, text: str, documents: list[Document]) -> None:
     """Check ``text`` loads, then replace ``path`` with it atomically."""
     parse_questions(text, display_path(path, root) if path.is_relative_to(root) else str(path), documents, root.name)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
         tmp.write(text)
         tmp.flush()
         os.fsync(tmp.fileno())
@@ -244,4 +266,4 @@ def _scalar(text: str) -> str:
         plain = yaml.safe_load(f"- {text}") == [text]
     except yaml.YAMLError:
         plain = False
-    return text if plain else json.dumps(text, ensure_ascii=False)
+    return text if plain else json.dumps(text)

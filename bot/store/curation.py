@@ -67,9 +67,9 @@ class Fix:
         }
 
 
-def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS) -> list[Miss]:
-    """Abstained and crisis messages from ``channels`` with a logged question, grouped by
-    normalised text, most asked first."""
+def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS, since: datetime | None = None) -> list[Miss]:
+    """Abstained and crisis messages from ``channels`` with a logged question (asked after
+    ``since``, when given), grouped by normalised text, most asked first."""
     channels, marks = placeholders(channels)
     with store.reading() as conn:
         rows = conn.execute(
@@ -77,7 +77,7 @@ def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS) -> list[Mis
             WITH missed AS (
                 SELECT rowid AS r, question_key, question, at, channel, crisis FROM answers
                 WHERE (abstained = 1 OR crisis = 1) AND question_key IS NOT NULL AND question_key != ''
-                AND channel IN ({marks})
+                AND channel IN ({marks}) AND at > ?
             ),
             latest AS (
                 SELECT question_key, question, row_number() OVER (PARTITION BY question_key ORDER BY at DESC, r DESC) AS k
@@ -88,7 +88,7 @@ def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS) -> list[Mis
             FROM missed m JOIN latest l ON l.question_key = m.question_key AND l.k = 1
             GROUP BY m.question_key ORDER BY n DESC, last DESC
             """,
-            channels,
+            (*channels, stamp(since) if since else ""),
         ).fetchall()
     return [Miss(r["question_key"], r["question"], r["n"], parse_stamp(r["last"]), r["cr"], tuple(sorted(r["chans"].split(","))))
             for r in rows]

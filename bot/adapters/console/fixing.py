@@ -7,13 +7,14 @@ user is the signed-in one (``gr.Request.username``). The work is :class:`Curator
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
 
 from bot.adapters.console.text import clip, format_reply, when
-from bot.curation.service import Curator, FixRefused
+from bot.curation.service import Curator, FixRefused, NotServed
 from bot.errors import BotError
 from bot.store.curation import ACTIONS
 
@@ -35,6 +36,14 @@ class Target:
     crisis: int
     origin: str
     cited: str | None = None
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+
+
+def escape(text: str) -> str:
+    """Visitors' text shown as typed in Markdown: no link, image, HTML or emphasis of theirs."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
 
 
 def staff_of(request: gr.Request | None) -> str:
@@ -94,10 +103,10 @@ class Fixing:
         except BotError as exc:
             return f"⚠ {exc}", gr.update(choices=[], value=None), ""
         choices = [(f"★ {s.label}", s.value) for s in suggested] + [(s.label, s.value) for s in rest]
-        lines = [f"**{target.phrasings[0]}**: asked {target.asked}×"]
-        lines += [f"- {p}" for p in target.phrasings[1:8]]
+        lines = [f"**{escape(target.phrasings[0])}**: asked {target.asked}×"]
+        lines += [f"- {escape(p)}" for p in target.phrasings[1:8]]
         if target.cited:
-            lines.append(f"The bot answered from: {target.cited}")
+            lines.append(f"The bot answered from: {escape(target.cited)}")
         if target.crisis:
             lines.append("⚠ **Crisis-adjacent**: some of these messages got crisis resources, so this group cannot be answered with a section.")
         return "\n".join(lines), gr.update(choices=choices, value=suggested[0].value if suggested else None), ""
@@ -112,7 +121,7 @@ class Fixing:
         except BotError as exc:
             return f"⚠ {exc}"
         head = "**Preview**: once saved, the bot replies to" if not reply.abstained else "⚠ **Preview**: even then, the bot abstains on"
-        return f"{head} _{target.phrasings[0]}_:\n\n{format_reply(reply)}"
+        return f"{head} _{escape(target.phrasings[0])}_:\n\n{format_reply(reply)}"
 
     def answer(self, choice: str | None, section: str | None, request: gr.Request = None) -> str:
         """Save "Answer with a section": the group's phrasings point to ``section``."""
@@ -122,6 +131,8 @@ class Fixing:
             target = self._target(choice)
             fix = self.curator.answer_with(target.phrasings, target.asked, section, staff_of(request),
                                            crisis=target.crisis, origin=target.origin)
+        except NotServed as exc:
+            return f"⚠ Saved in questions.yaml, but not served yet: {exc}. See the Index tab."
         except BotError as exc:
             return f"⚠ Not saved: {exc}"
         return (f"✓ Fix {fix.id} saved: {len(fix.phrasings)} phrasing(s) now point to {section}, and the index was rebuilt. "
@@ -159,7 +170,7 @@ class Fixing:
         """(every fix, newest first, with its status; the undo picker)."""
         try:
             statuses = self.curator.changes()
-            since = self.curator.unanswered().counted
+            since = self.curator.counted_since()
         except BotError as exc:
             return pd.DataFrame([[None, "", "", "", "", "", None, None, f"⚠ {exc}"]], columns=CHANGE_COLUMNS), gr.update(choices=[])
         rows, choices = [], []
@@ -178,6 +189,8 @@ class Fixing:
             return "⚠ Pick a fix to undo."
         try:
             fix, change = self.curator.undo(int(fix_id), staff_of(request))
+        except NotServed as exc:
+            return f"⚠ Undone in questions.yaml, but not served yet: {exc}. See the Index tab."
         except BotError as exc:
             return f"⚠ Not undone: {exc}"
         removed = f" {len(change.changed)} phrasing(s) removed from questions.yaml and the index rebuilt." if change and change.changed else ""
