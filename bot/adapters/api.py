@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.adapters.admin import add_admin_routes
-from bot.adapters.guard import SignInGuard
+from bot.adapters.guard import SignInGuard, replay_body
 from bot.adapters.openapi import openapi_document
 from bot.adapters.pages import render_document
 from bot.adapters.security import SecurityHeaders, check_origins
@@ -116,14 +116,7 @@ async def warm_up(app: FastAPI) -> None:
     first call). The pass is one request handed to the app in process, not over the
     network, that is refused (422: no message) and so neither answered nor logged."""
     await run_in_threadpool(lambda: None)
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": b"{}", "more_body": False}
+    receive = replay_body(b"{}")
 
     async def send(_: dict) -> None:
         pass

@@ -164,7 +164,7 @@ class SignInGuard:
                 status = message["status"]
             await send(message)
 
-        await self.app(scope, _replay(body), watch)
+        await self.app(scope, replay_body(body), watch)
         if status == 200:
             self.failures.succeeded(*keys)
             logger.info("staff signed in as %r from %s", user[:64], address)
@@ -224,7 +224,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def replay_body(body: bytes) -> Receive:
+    """An ASGI ``receive`` that hands over ``body`` (read already) once, then a disconnect."""
     sent = False
 
     async def receive() -> Message:
