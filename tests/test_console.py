@@ -262,9 +262,9 @@ def test_a_weak_staff_password_is_refused_at_start_saying_what_is_accepted(setti
 
 
 def test_a_visitors_question_is_shown_as_typed_never_as_markdown_or_html():
-    from bot.adapters.console.fixing import escape
-
     from markdown_it import MarkdownIt
+
+    from bot.adapters.console.fixing import escape
 
     typed = '![x](https://evil.example/p.png) how <img src=x onerror=alert(1)> [call us](https://evil.example) *now*?'
     html = MarkdownIt("commonmark", {"html": True}).renderInline(escape(typed))

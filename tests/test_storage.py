@@ -17,6 +17,7 @@ import pytest
 from bot.replies import Citation, Reply, ReplyKind
 from bot.settings import Settings
 from bot.store import SCHEMA_VERSION, ChatLog, Exchange, StorageError, Store, channel_from_headers, question_key
+from bot.store.curation import misses
 from bot.store.redact import redact
 
 COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/a.md",
@@ -104,7 +105,7 @@ def test_logging_off_stores_no_question(tmp_path):
     assert row["abstained"] == 1 and row["channel"] == "widget"  # the charts still count it
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("log.sqlite3*"))
     assert b"bipolar" not in raw and b"sam@example.com" not in raw
-    assert log.store.unanswered() == []
+    assert misses(log.store) == []
 
 
 def test_logging_is_on_by_default_and_off_with_faqbot_log_questions_0(tmp_path):
@@ -167,35 +168,32 @@ def test_the_writer_purges_on_start(tmp_path):
 # --- the console's lists --------------------------------------------------------------------------
 
 
-def test_abstained_visitor_questions_are_grouped_with_counts_most_frequent_first(log):
+def test_visitor_questions_not_answered_are_counted_by_normalised_text_most_asked_first(log):
     now = datetime.now(UTC)
     asked = [
         ("widget", "What's the weather?", 5),
         ("widget", "whats the weather", 4),
         ("api", "WHAT'S   THE WEATHER!!", 3),
-        ("widget", "the weather what's it", 2),  # same words, another order
-        ("widget", "whats teh weather", 1),  # a typo
         ("widget", "Do you accept Aetna?", 10),
         ("widget", "do you accept aetna", 0),
-        ("widget", "Can I bring my dog?", 20),
         ("staff", "staff testing a gap", 0),  # staff questions are not visitors' gaps
     ]
     store = log.store
     for channel, question, minutes_ago in asked:
         store.add(Exchange.of(channel, question, ABSTAINED, 0.01, at=now - timedelta(minutes=minutes_ago)))
     store.add(Exchange.of("widget", "how much does it cost", ANSWERED, 0.01))
-    store.add(Exchange.of("widget", "I want to die", CRISIS, 0.01))
+    store.add(Exchange.of("widget", "I want to die", CRISIS, 0.01, at=now - timedelta(minutes=1)))
 
-    groups = store.unanswered()
-    assert [(g.question, g.count) for g in groups] == [
-        ("WHAT'S   THE WEATHER!!", 5),  # the latest wording of the most asked form
-        ("do you accept aetna", 2),
-        ("Can I bring my dog?", 1),
+    found = misses(store)
+    assert [(m.question, m.count, m.crisis) for m in found] == [
+        ("WHAT'S   THE WEATHER!!", 3, 0),  # the latest wording of the most asked form
+        ("do you accept aetna", 2, 0),
+        ("I want to die", 1, 1),  # crisis replies are listed, and marked
     ]
-    weather = groups[0]
-    assert weather.wordings == ("whats teh weather", "the weather what's it")
+    weather = found[0]
     assert weather.channels == ("api", "widget")
-    assert timedelta(seconds=30) < now - weather.last_seen < timedelta(minutes=2)
+    assert timedelta(seconds=30) < now - weather.last < timedelta(minutes=4)
+    assert [m.question for m in misses(store, since=now - timedelta(seconds=150))] == ["do you accept aetna", "I want to die"]
 
 
 def test_question_key_ignores_case_punctuation_and_spacing():

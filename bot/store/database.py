@@ -2,8 +2,9 @@
 
 :class:`Store` is the database file (``FAQBOT_DB``, default ``data/faqbot.sqlite3``), like
 sqlite-utils' ``Database`` under llm's logging: created on first use, schema migrated by
-number (``PRAGMA user_version``), and the queries behind the staff console (unanswered
-questions, feedback, questions per day, most cited sections). The servers write through
+number (``PRAGMA user_version``), and the queries behind the staff console (feedback,
+questions per day, most cited sections; what went unanswered and the fixes are in
+:mod:`bot.store.curation`). The servers write through
 :class:`bot.store.chatlog.ChatLog`, never directly.
 """
 
@@ -20,16 +21,13 @@ from pathlib import Path
 
 from bot.store.records import (
     VISITOR_CHANNELS,
-    AskedGroup,
     DayCount,
     Exchange,
     FeedbackItem,
     SectionCount,
     StorageError,
-    UnansweredQuestion,
     check_db_path,
     check_rating,
-    merge_similar,
     question_key,
     utcnow,
 )
@@ -203,30 +201,6 @@ class Store:
                      tuple(json.loads(r["sections"])), r["latency_ms"], r["answer"], r["reason"])
             for r in rows
         ]
-
-    def unanswered(self, limit: int = 100, channels: Iterable[str] = VISITOR_CHANNELS) -> list[UnansweredQuestion]:
-        """Abstained questions, grouped as :mod:`bot.store.records` says, most asked first."""
-        channels, marks = placeholders(channels)
-        with self.reading() as conn:
-            rows = conn.execute(
-                f"""
-                WITH asked AS (
-                    SELECT rowid AS r, question_key, question, at, channel FROM answers
-                    WHERE abstained = 1 AND crisis = 0 AND question_key IS NOT NULL AND question_key != ''
-                    AND channel IN ({marks})
-                ),
-                latest AS (  -- the latest wording of each normalised question
-                    SELECT question_key, question, row_number() OVER (PARTITION BY question_key ORDER BY at DESC, r DESC) AS k
-                    FROM asked
-                )
-                SELECT a.question_key, l.question, max(a.at) AS last, count(*) AS n, group_concat(DISTINCT a.channel) AS chans
-                FROM asked a JOIN latest l ON l.question_key = a.question_key AND l.k = 1
-                GROUP BY a.question_key ORDER BY n DESC, last DESC
-                """,
-                channels,
-            ).fetchall()
-        groups = [AskedGroup(r["question_key"], r["question"], parse_stamp(r["last"]), r["n"], set(r["chans"].split(","))) for r in rows]
-        return merge_similar(groups, limit)
 
     def feedback(self, limit: int = 200, only_negative: bool = False) -> list[FeedbackItem]:
         """Feedback with the answer it is about, newest first."""

@@ -1,10 +1,8 @@
 """The question log's values: one answered message as stored, and what the console reads.
 
-Also what decides "the same question" for the Unanswered list: questions are normalised
-(Unicode NFKC, lower case, punctuation dropped, spaces collapsed), rows with the same
-normalised text are one group, and groups whose texts are near-duplicates (rapidfuzz
-``token_sort_ratio`` >= 90: the same words in another order, or a typo or two) are merged
-into the more frequent one.
+Also the normalised text a question is stored under (:func:`question_key`: Unicode NFKC,
+lower case, punctuation dropped, spaces collapsed): rows with the same key are one question
+for the Unanswered view, which then groups questions by meaning (bot.curation.groups).
 """
 
 from __future__ import annotations
@@ -12,11 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-
-from rapidfuzz import fuzz
 
 from bot.errors import BotError
 from bot.replies import Reply
@@ -26,7 +22,6 @@ CHANNELS = ("widget", "api", "staff")
 VISITOR_CHANNELS = ("widget", "api")
 # The website widget sends this header with the value "widget"; other API callers are "api".
 CHANNEL_HEADER = "X-FAQBot-Channel"
-SIMILAR = 90  # rapidfuzz token_sort_ratio at or above which two questions are the same
 
 
 class StorageError(BotError):
@@ -120,17 +115,6 @@ class Exchange:
 
 
 @dataclass(frozen=True, slots=True)
-class UnansweredQuestion:
-    """Visitors' abstained questions that are "the same question", most recent wording first."""
-
-    question: str
-    count: int
-    last_seen: datetime
-    wordings: tuple[str, ...]  # the other wordings merged into this one
-    channels: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class FeedbackItem:
     id: int
     at: datetime
@@ -162,36 +146,3 @@ class DayCount:
 class SectionCount:
     section: str
     citations: int
-
-
-
-@dataclass(slots=True)
-class AskedGroup:
-    """Abstained rows with the same normalised question, as a store reads them."""
-
-    key: str
-    question: str  # its latest wording
-    last: datetime
-    count: int
-    channels: set[str] = field(default_factory=set)
-
-
-def merge_similar(groups: Sequence[AskedGroup], limit: int) -> list[UnansweredQuestion]:
-    """Near-duplicate groups (most asked first) merged into the first of them, most asked first.
-    The groups are the caller's, read for this call: the first of each kind is updated in place."""
-    merged: list[tuple[AskedGroup, list[str]]] = []
-    for group in groups:
-        home = next((m for m in merged if fuzz.token_sort_ratio(m[0].key, group.key) >= SIMILAR), None)
-        if home is None:
-            merged.append((group, []))  # later near-duplicates are added to it
-            continue
-        first, wordings = home
-        first.count += group.count
-        wordings.append(group.question)
-        first.channels.update(group.channels)
-        first.last = max(first.last, group.last)
-    merged.sort(key=lambda m: (m[0].count, m[0].last), reverse=True)
-    return [
-        UnansweredQuestion(g.question, g.count, g.last, tuple(wordings), tuple(sorted(g.channels)))
-        for g, wordings in merged[:limit]
-    ]
