@@ -105,3 +105,13 @@ def server(settings, tmp_path_factory) -> str:
     ).start()
     yield server.base
     server.stop()
+
+
+class Clock:
+    """A clock the test moves by hand (``clock.now += 30``), for the limiters."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

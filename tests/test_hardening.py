@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, Clock
 from fastapi.testclient import TestClient
 from gradio_client import Client
 from serving import Server, raw_get
@@ -218,14 +218,6 @@ def test_settings_that_cannot_work_are_refused_at_start_naming_the_variable(chan
 
 
 # --- rate limiting -------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_bucket_allows_a_burst_then_the_rate():

@@ -9,21 +9,13 @@ import sys
 
 import httpx
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, Clock
 from serving import Server
 from starlette.requests import Request
 
 from bot.adapters.guard import FIRST_WAIT, FREE_FAILURES, FailedSignIns, is_cross_site
 
 USER, PASSWORD = "nurse", "correct horse battery"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_after_a_few_failures_each_sign_in_waits_longer_and_a_success_clears_it():

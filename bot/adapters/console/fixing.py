@@ -16,7 +16,7 @@ import pandas as pd
 from bot.adapters.console.text import clip, format_reply, when
 from bot.curation.service import Curator, FixRefused, NotServed
 from bot.errors import BotError
-from bot.store.curation import ACTIONS
+from bot.store.curation import ACTIONS, fixes
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +153,8 @@ class Fixing:
         """Groups answered with a section, with the bot's reply now."""
         rows = []
         bot = self.curator.holder.bot
-        for status in self.curator.changes() if self.curator.store is not None else []:
-            fix = status.fix
-            if fix.action != "answer" or not fix.active:
+        for fix in fixes(self.curator.store, active_only=True) if self.curator.store is not None else []:
+            if fix.action != "answer":
                 continue
             now = bot.answer(fix.phrasings[0]) if bot is not None else None
             reply = "(loading)" if now is None else ("[abstained] " if now.abstained else "") + clip(now.answer, 240)
