@@ -40,8 +40,9 @@ class Settings:
     # Retrieval
     max_passage_words: int = 160
     torch_threads: int = 0
-    # The question log and the staff console (see bot/store/)
-    db: Path = Path("data/faqbot.sqlite3")
+    # The question log and the staff console (see bot/store/): a SQLite file, or a PostgreSQL
+    # URL (postgresql://user:password@host:5432/db) that several replicas share
+    db: str = "data/faqbot.sqlite3"
     log_questions: bool = True
     retention_days: int = 30
     staff_user: str = "staff"

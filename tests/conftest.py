@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import postgres_server
 import pytest
 from serving import Server
 
@@ -25,13 +26,31 @@ LIVE_CORPUS = ROOT / "corpus"
 # The fast tier (make test-fast, `pytest -m fast`): every test that needs no model, no server
 # and no browser. A test is in it unless it asks, directly or through another fixture, for
 # one of these, or is marked ``slow`` (it starts a model, a server or Chromium by itself).
-NEEDS_MORE_THAN_CODE = frozenset({"embedder", "browser", "server"})
+NEEDS_MORE_THAN_CODE = frozenset({"embedder", "browser", "server", "postgres"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("slow") is None and not NEEDS_MORE_THAN_CODE & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the session's own (tests/postgres_server.py); skipped, with the
+    reason in the summary, when PostgreSQL is not installed."""
+    bin_dir = postgres_server.binaries()
+    if bin_dir is None:
+        pytest.skip(postgres_server.MISSING)
+    server = postgres_server.PostgresServer(bin_dir).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def pg_url(postgres) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL."""
+    return postgres.database()
 
 
 @pytest.fixture(scope="session")

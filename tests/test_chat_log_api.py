@@ -4,14 +4,13 @@ the reply (in-process, with the real model and index)."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.adapters.api import create_api
 from bot.serve.runtime import BotHolder
-from bot.store import ChatLog, Store
+from bot.store import ChatLog, StorageError, Store
 
 
 @pytest.fixture()
@@ -41,14 +40,19 @@ def test_each_answer_is_recorded_with_its_channel_and_latency(api_and_log):
 def test_a_failing_log_still_answers_the_visitor(api_and_log, monkeypatch, caplog):
     api, log = api_and_log
 
-    def broken(exchange):
-        raise sqlite3.OperationalError("database or disk is full")
+    def broken(exchanges):
+        raise StorageError("database or disk is full")
 
-    monkeypatch.setattr(log.store, "add", broken)
+    monkeypatch.setattr(log.store, "add_many", broken)
     with caplog.at_level(logging.ERROR), TestClient(api) as client:
         for _ in range(3):
             reply = client.post("/api/chat", json={"message": "how much does it cost?"})
             assert reply.status_code == 200 and "$400-$600" in reply.json()["answer"]
-        log.flush()
+        assert not log.flush()
+        health = client.get("/healthz")
     assert log.store.exchanges() == []
     assert sum("write failed" in r.getMessage() for r in caplog.records) == 1
+    # Answering is fine; the log is degraded, its rows kept for when writes work again.
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["log"] == {"state": "degraded", "engine": "sqlite", "pending": 3, "dropped": 0,
+                                    "error": "database or disk is full"}

@@ -1,5 +1,9 @@
 """The question log: redaction, logging off, retention, grouping, feedback, failures.
 
+One storage interface, two engines, one suite: the tests that take ``target`` run against
+a SQLite file and against a real PostgreSQL that the session starts itself
+(tests/postgres_server.py; skipped, saying so, where PostgreSQL is not installed).
+
 These use small hand-made replies, not the model: what is stored does not depend on how
 the bot answers.
 """
@@ -7,7 +11,6 @@ the bot answers.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,7 +20,8 @@ import pytest
 from bot.replies import Citation, Reply, ReplyKind
 from bot.settings import Settings
 from bot.store import SCHEMA_VERSION, ChatLog, Exchange, StorageError, Store, channel_from_headers, question_key
-from bot.store.curation import misses
+from bot.store.curation import add_fix, fixes, get_fix, log_rows, mark_undone, misses
+from bot.store.records import shown_db
 from bot.store.redact import redact
 
 COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/a.md",
@@ -29,16 +33,34 @@ ABSTAINED = Reply("I'm sorry, I can't find an answer to that.", ReplyKind.ABSTEN
 CRISIS = Reply("Please call or text 988.", ReplyKind.CRISIS, (), reason="the message speaks of suicide or self-harm")
 
 
+# PostgreSQL is a server the session starts: never in the fast tier.
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@pytest.fixture(params=ENGINES)
+def target(request, tmp_path) -> str:
+    """FAQBOT_DB for a new, empty question log: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "data" / "faqbot.sqlite3")
+    return request.getfixturevalue("pg_url")
+
+
 @pytest.fixture()
-def log(tmp_path):
-    chat_log = ChatLog(Store(tmp_path / "data" / "faqbot.sqlite3"))
+def store(target):
+    opened = Store(target)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture()
+def log(target):
+    chat_log = ChatLog(Store(target))
     yield chat_log
     chat_log.close()
 
 
-def rows(store: Store) -> list[sqlite3.Row]:
-    with sqlite3.connect(store.path) as conn:
-        conn.row_factory = sqlite3.Row
+def rows(store: Store) -> list:
+    with store.reading() as conn:
         return conn.execute("SELECT * FROM answers ORDER BY at").fetchall()
 
 
@@ -95,17 +117,18 @@ def test_an_answered_message_is_recorded_with_its_outcome(log):
     assert all(datetime.now(UTC) - e.at < timedelta(minutes=1) for e in stored.values())
 
 
-def test_logging_off_stores_no_question(tmp_path):
-    log = ChatLog(Store(tmp_path / "log.sqlite3"), log_questions=False)
+def test_logging_off_stores_no_question(target):
+    log = ChatLog(Store(target), log_questions=False)
     answer_id = log.record("widget", "can ketamine help my bipolar? my email is sam@example.com", ABSTAINED, 0.01)
     log.add_feedback(answer_id, 1)
     log.close()
     [row] = rows(log.store)
     assert row["question"] is None and row["question_key"] is None and row["reason"] is None
     assert row["abstained"] == 1 and row["channel"] == "widget"  # the charts still count it
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("log.sqlite3*"))
-    assert b"bipolar" not in raw and b"sam@example.com" not in raw
     assert misses(log.store) == []
+    if log.store.engine == "sqlite":  # nothing of it anywhere in the file
+        raw = b"".join(p.read_bytes() for p in log.store.path.parent.glob("faqbot.sqlite3*"))
+        assert b"bipolar" not in raw and b"sam@example.com" not in raw
 
 
 def test_logging_is_on_by_default_and_off_with_faqbot_log_questions_0(tmp_path):
@@ -135,16 +158,35 @@ def test_the_database_and_its_folder_are_created_and_migrated_once(tmp_path):
     assert len(Store(path).exchanges()) == 1  # reopening keeps the rows
 
 
-def test_a_database_from_a_newer_bot_is_refused_with_the_fix(tmp_path):
-    path = tmp_path / "faqbot.sqlite3"
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+def test_a_postgresql_database_is_migrated_once_by_replicas_starting_together(pg_url):
+    stores: list[Store] = []
+    starting = [threading.Thread(target=lambda: stores.append(Store(pg_url))) for _ in range(6)]
+    for t in starting:
+        t.start()
+    for t in starting:
+        t.join()
+    assert len(stores) == 6 and {s.schema_version() for s in stores} == {SCHEMA_VERSION}
+    stores[0].add(Exchange.of("api", "hello", ANSWERED, 0.01))
+    assert [e.question for e in stores[5].exchanges()] == ["hello"]  # one database, seen by all
+    with stores[0].reading() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM faqbot_schema").fetchone()["n"] == 1
+    for store in stores:
+        store.close()
+
+
+def test_a_database_from_a_newer_bot_is_refused_with_the_fix(target):
+    store = Store(target)
+    with store.reading() as conn:
+        if store.engine == "sqlite":
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        else:
+            conn.execute("UPDATE faqbot_schema SET version = ?", (SCHEMA_VERSION + 1,))
+    store.close()
     with pytest.raises(StorageError, match="newer than this bot's.*FAQBOT_DB"):
-        Store(path)
+        Store(target)  # closes what it opened
 
 
-def test_rows_older_than_the_retention_are_purged_with_their_feedback(tmp_path):
-    store = Store(tmp_path / "log.sqlite3")
+def test_rows_older_than_the_retention_are_purged_with_their_feedback(store):
     now = datetime.now(UTC)
     old = Exchange.of("widget", "old question", ABSTAINED, 0.01, at=now - timedelta(days=31))
     recent = Exchange.of("widget", "recent question", ABSTAINED, 0.01, at=now - timedelta(days=29))
@@ -157,8 +199,7 @@ def test_rows_older_than_the_retention_are_purged_with_their_feedback(tmp_path):
     assert [f.comment for f in store.feedback()] == ["recent"]
 
 
-def test_the_writer_purges_on_start(tmp_path):
-    store = Store(tmp_path / "log.sqlite3")
+def test_the_writer_purges_on_start(store):
     store.add(Exchange.of("api", "stale", ANSWERED, 0.01, at=datetime.now(UTC) - timedelta(days=8)))
     log = ChatLog(store, retention_days=7)
     log.close()
@@ -248,28 +289,30 @@ def test_questions_per_day_and_most_cited_sections(log):
 # --- failures never reach the visitor --------------------------------------------------------------
 
 
-def test_a_failed_write_is_logged_once_and_the_writer_keeps_going(log, caplog, monkeypatch):
-    real_add = log.store.add
+def test_rows_that_cannot_be_written_are_kept_and_written_when_writes_succeed_again(log, caplog, monkeypatch):
+    real_add = log.store.add_many
     failing = threading.Event()
     failing.set()
 
-    def add(exchange):
+    def add_many(exchanges):
         if failing.is_set():
-            raise sqlite3.OperationalError("disk I/O error")
-        real_add(exchange)
+            raise StorageError("disk I/O error")
+        real_add(exchanges)
 
-    monkeypatch.setattr(log.store, "add", add)
+    monkeypatch.setattr(log.store, "add_many", add_many)
     with caplog.at_level(logging.INFO, logger="bot.store"):
         assert log.record("api", "one", ANSWERED, 0.01) is not None  # no exception reaches the caller
         log.record("api", "two", ANSWERED, 0.01)
-        log.flush()
+        assert not log.flush()  # kept, not written
+        assert log.status().state == "degraded" and log.status().pending == 2 and "disk I/O" in log.status().error
         failing.clear()
         log.record("api", "three", ANSWERED, 0.01)
-        log.flush()
+        assert log.flush()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "write failed" in errors[0].getMessage()
+    assert len(errors) == 1 and "write failed" in errors[0].getMessage() and "kept in memory" in errors[0].getMessage()
     assert any("writing again" in r.getMessage() for r in caplog.records)
-    assert [e.question for e in log.store.exchanges()] == ["three"]
+    assert sorted(e.question for e in log.store.exchanges()) == ["one", "three", "two"]  # nothing lost
+    assert log.status().to_json() == {"state": "ok", "engine": log.store.engine, "pending": 0, "dropped": 0, "error": None}
 
 
 def test_answered_messages_reach_the_database_within_a_second_without_a_flush(log):
@@ -279,11 +322,13 @@ def test_answered_messages_reach_the_database_within_a_second_without_a_flush(lo
         time.sleep(0.05)
     assert [e.question for e in log.store.exchanges()] == ["how much does it cost"]
     # Another connection (the console's, another worker's) sees the committed row.
-    with sqlite3.connect(log.store.path) as other:
-        assert other.execute("SELECT count(*) FROM answers").fetchone()[0] == 1
+    other = Store(log.store.where if log.store.engine == "sqlite" else log.store.db.url)
+    assert [e.question for e in other.exchanges()] == ["how much does it cost"]
+    other.close()
 
 
-def test_a_log_file_deleted_while_serving_is_created_again_and_written(log, caplog):
+def test_a_log_file_deleted_while_serving_is_created_again_and_written(tmp_path, caplog):
+    log = ChatLog(Store(tmp_path / "faqbot.sqlite3"))
     log.record("api", "before", ANSWERED, 0.01)
     assert log.flush()
     for suffix in ("", "-wal", "-shm"):
@@ -293,6 +338,7 @@ def test_a_log_file_deleted_while_serving_is_created_again_and_written(log, capl
         assert log.flush()
     assert [e.question for e in log.store.exchanges()] == ["after"]  # not into the deleted file
     assert "moved or deleted" in caplog.text
+    log.close()
 
 
 def test_an_unopenable_database_leaves_a_log_that_stores_nothing(tmp_path, caplog):
@@ -307,24 +353,29 @@ def test_an_unopenable_database_leaves_a_log_that_stores_nothing(tmp_path, caplo
     assert "question log disabled" in caplog.text
 
 
-def test_a_full_queue_drops_rows_without_blocking(tmp_path):
+def test_past_the_bound_the_oldest_kept_rows_are_dropped_and_counted(tmp_path, caplog):
     store = Store(tmp_path / "log.sqlite3")
     gate = threading.Event()
-    real_add = store.add
+    real_add = store.add_many
 
-    def slow_add(exchange):
-        gate.wait(5)
-        real_add(exchange)
+    def blocked(exchanges):
+        if not gate.is_set():
+            raise StorageError("the database is away")
+        real_add(exchanges)
 
-    store.add = slow_add
-    log = ChatLog(store, max_queue=2)
-    started = datetime.now(UTC)
-    for i in range(10):
-        log.record("api", f"q{i}", ANSWERED, 0.01)
-    assert datetime.now(UTC) - started < timedelta(seconds=1)
-    gate.set()
+    store.add_many = blocked
+    log = ChatLog(store, max_pending=5)
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="bot.store"):
+        for i in range(12):
+            log.record("api", f"q{i}", ANSWERED, 0.01)
+        assert time.monotonic() - started < 0.5  # never waits for the database
+        assert log.status().pending == 5 and log.status().dropped == 7
+        gate.set()
+        assert log.flush()
     log.close()
-    assert 1 <= len(store.exchanges()) <= 3
+    assert sorted(e.question for e in store.exchanges()) == ["q10", "q11", "q7", "q8", "q9"]  # the newest five
+    assert "dropping the oldest" in caplog.text and "7 oldest rows were dropped" in caplog.text
 
 
 def test_a_retention_under_a_day_is_refused_before_anything_is_opened(tmp_path):
@@ -333,13 +384,41 @@ def test_a_retention_under_a_day_is_refused_before_anything_is_opened(tmp_path):
     assert not (tmp_path / "faqbot.sqlite3").exists()
 
 
-@pytest.mark.parametrize("url", ["postgresql://staff:s3cret@db.clinic.example:5432/faqbot", "sqlite:///data/faqbot.sqlite3"])
-def test_a_database_url_in_faqbot_db_stops_the_start_instead_of_making_a_folder(tmp_path, monkeypatch, url):
+@pytest.mark.parametrize("url", ["sqlite:///data/faqbot.sqlite3", "mysql://staff:s3cret@db.clinic.example:3306/faqbot"])
+def test_a_database_url_it_cannot_use_stops_the_start_instead_of_making_a_folder(tmp_path, monkeypatch, url):
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({"FAQBOT_DB": url})
-    with pytest.raises(ValueError, match=r"FAQBOT_DB=.* looks like a database URL.*takes the path of a file") as caught:
+    with pytest.raises(ValueError, match=r"FAQBOT_DB=.* is a URL this bot cannot use.*SQLite file.*postgresql://") as caught:
         ChatLog.open(settings)
     assert "s3cret" not in str(caught.value)
-    with pytest.raises(StorageError, match="looks like a database URL"):
+    with pytest.raises(StorageError, match="cannot use"):
         Store(settings.db)
-    assert list(tmp_path.iterdir()) == []  # no folder named "postgresql:"
+    assert list(tmp_path.iterdir()) == []  # no folder named "sqlite:"
+
+
+def test_a_postgresql_url_is_read_whole_and_its_password_never_shown(monkeypatch):
+    url = "postgresql://staff:s3cret@db.clinic.example:5432/faqbot"
+    assert Settings.from_env({"FAQBOT_DB": url}).db == url  # not a path with its "//" collapsed
+    assert shown_db(url) == "postgresql://staff:…@db.clinic.example:5432/faqbot"
+    assert shown_db("postgresql://staff@db/faqbot") == "postgresql://staff@db/faqbot"
+
+
+# --- the same interface on PostgreSQL: the staff's records -----------------------------------------
+
+
+def test_fixes_and_the_log_export_read_the_same_on_both_engines(store):
+    asked = Exchange.of("widget", "do you take HSA cards?", ABSTAINED, 0.01)
+    store.add_many([asked, Exchange.of("api", "how much?", ANSWERED, 0.01)])
+    store.add_feedback(asked.id, -1, "call me at 555-123-4567")
+    first = add_fix(store, "pat", "answer", ["do you take HSA cards?"], 1, section="a.md#cost")
+    second = add_fix(store, "sam", "not_for_bot", ["weather?"], 2)
+    mark_undone(store, first, "sam")
+    assert [f.id for f in fixes(store)] == [second, first] and [f.id for f in fixes(store, active_only=True)] == [second]
+    assert get_fix(store, first).undone_by == "sam" and get_fix(store, first).phrasings == ("do you take HSA cards?",)
+    exported = list(log_rows(store))
+    assert [(r["message"], r["outcome"], r["rating"], r["comment"]) for r in exported] == [
+        ("do you take HSA cards?", "abstained", -1, "call me at [phone]"), ("how much?", "answered", None, None)]
+    [miss] = misses(store)
+    assert (miss.question, miss.count, miss.channels) == ("do you take HSA cards?", 1, ("widget",))
+    store.add(asked)  # a batch retried after a lost acknowledgement writes nothing twice
+    assert len(store.exchanges()) == 2

@@ -235,13 +235,18 @@ def _add_pages(api: FastAPI, holder: BotHolder) -> None:
     settings = holder.settings
 
     @api.get("/healthz")
-    async def healthz() -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
+        """200 while the bot answers; the question log's own state beside it ("degraded" while
+        rows wait in memory for the database), which never makes answering unhealthy."""
+        chat_log = request.app.state.chat_log
+        log = chat_log.status().to_json() if chat_log is not None else None
         bot = holder.bot
         if bot is None:
             status = "failed" if holder.error else "loading"
-            return JSONResponse({"status": status, "error": holder.error, "reload": holder.reload_info()}, status_code=503)
+            return JSONResponse({"status": status, "error": holder.error, "reload": holder.reload_info(), "log": log}, status_code=503)
         index_status = bot.index_status()
-        return JSONResponse({"status": "ok", "index": bot.index.manifest.summary(), "stale": index_status.stale, "reload": holder.reload_info()})
+        return JSONResponse({"status": "ok", "index": bot.index.manifest.summary(), "stale": index_status.stale,
+                             "reload": holder.reload_info(), "log": log})
 
     @api.get("/source/{name:path}")
     async def source(name: str) -> Response:

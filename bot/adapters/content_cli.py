@@ -33,7 +33,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "db", None):
-        overrides["db"] = Path(args.db)
+        overrides["db"] = args.db
     return replace(settings, **overrides)
 
 
@@ -79,9 +79,11 @@ def cmd_phrasings(args: argparse.Namespace) -> int:
 
 def _open_store(settings: Settings):
     from bot.store import Store
+    from bot.store.records import check_db_path, is_postgres_url
 
-    if not settings.db.is_file():
-        raise BotError(f"there is no question log at {settings.db}: set FAQBOT_DB (or --db) to the server's log file")
+    check_db_path(settings.db)
+    if not is_postgres_url(settings.db) and not Path(settings.db).is_file():
+        raise BotError(f"there is no question log at {settings.db}: set FAQBOT_DB (or --db) to the server's log file or database URL")
     return Store(settings.db)
 
 

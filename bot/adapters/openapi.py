@@ -178,6 +178,17 @@ _HEALTH = {
         "stale": {"type": "boolean", "description": "the corpus changed since the index was built"},
         "error": {"type": ["string", "null"]},
         "reload": {"type": "object", "description": "the last attempt to serve a new index"},
+        "log": {
+            "type": ["object", "null"],
+            "description": "the question log: 'degraded' while its rows wait in memory for the database (answering is unaffected)",
+            "properties": {
+                "state": {"enum": ["ok", "degraded", "off"]},
+                "engine": {"enum": ["sqlite", "postgresql", None]},
+                "pending": {"type": "integer"},
+                "dropped": {"type": "integer"},
+                "error": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 _RELOADED = {

@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.settings import Settings
+from bot.store.records import is_postgres_url
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +153,10 @@ def console_options(settings: Settings) -> dict:
     the index and corpus folders and the question log never served as files, uploads
     capped, and Gradio's MCP server, monitoring page, app install and server-side
     rendering off."""
-    db = settings.db.resolve()
-    blocked = {settings.index_dir.resolve(), settings.corpus_dir.resolve(), db,
-               *(db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal"))}
+    blocked = {settings.index_dir.resolve(), settings.corpus_dir.resolve()}
+    if not is_postgres_url(settings.db):
+        db = Path(settings.db).resolve()
+        blocked |= {db, *(db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal"))}
     # A folder holding Gradio's upload folder (an index in /tmp, say) would block the
     # console's own uploads: leave such a folder to Gradio's allow-list.
     from gradio.utils import get_upload_folder  # here: the API itself does not need Gradio

@@ -75,7 +75,7 @@ def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS, since: date
         rows = conn.execute(
             f"""
             WITH missed AS (
-                SELECT rowid AS r, question_key, question, at, channel, crisis FROM answers
+                SELECT {store.db.row_order} AS r, question_key, question, at, channel, crisis FROM answers
                 WHERE (abstained = 1 OR crisis = 1) AND question_key IS NOT NULL AND question_key != ''
                 AND channel IN ({marks}) AND at > ?
             ),
@@ -84,9 +84,9 @@ def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS, since: date
                 FROM missed
             )
             SELECT m.question_key, l.question, max(m.at) AS last, count(*) AS n, sum(m.crisis) AS cr,
-                   group_concat(DISTINCT m.channel) AS chans
+                   {store.db.concat_distinct.format("m.channel")} AS chans
             FROM missed m JOIN latest l ON l.question_key = m.question_key AND l.k = 1
-            GROUP BY m.question_key ORDER BY n DESC, last DESC
+            GROUP BY m.question_key, l.question ORDER BY n DESC, last DESC
             """,
             (*channels, stamp(since) if since else ""),
         ).fetchall()
@@ -102,11 +102,11 @@ def add_fix(store: Store, staff: str, action: str, phrasings: Iterable[str], ask
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
     with store.writing() as conn:
-        cur = conn.execute(
-            "INSERT INTO fixes (at, staff, action, section, phrasings, asked, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        row = conn.execute(
+            "INSERT INTO fixes (at, staff, action, section, phrasings, asked, origin) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (stamp(at or utcnow()), staff, action, section, json.dumps(list(phrasings), ensure_ascii=False), asked, origin),
-        )
-        return int(cur.lastrowid)
+        ).fetchone()
+        return int(row["id"])
 
 
 def fixes(store: Store, *, active_only: bool = False) -> list[Fix]:
@@ -144,10 +144,10 @@ def log_rows(store: Store, since: datetime | None = None) -> Iterator[dict]:
     the latest rating and comment on it if any."""
     with store.reading() as conn:
         rows = conn.execute(
-            """
+            f"""
             SELECT a.at, a.channel, a.question, a.abstained, a.crisis, a.sections, f.rating, f.comment FROM answers a
             LEFT JOIN feedback f ON f.id = (SELECT max(id) FROM feedback WHERE answer_id = a.id)
-            WHERE a.at >= ? ORDER BY a.at, a.rowid
+            WHERE a.at >= ? ORDER BY a.at, a.{store.db.row_order}
             """,
             (stamp(since) if since else "",),
         ).fetchall()

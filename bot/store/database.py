@@ -1,10 +1,12 @@
-"""The question log in SQLite: the database file, its schema and the console's queries.
+"""The question log's queries: what the servers write and the staff console reads.
 
-:class:`Store` is the database file (``FAQBOT_DB``, default ``data/faqbot.sqlite3``), like
-sqlite-utils' ``Database`` under llm's logging: created on first use, schema migrated by
-number (``PRAGMA user_version``), and the queries behind the staff console (feedback,
-questions per day, most cited sections; what went unanswered and the fixes are in
-:mod:`bot.store.curation`). The servers write through
+:class:`Store` is the database ``FAQBOT_DB`` names, like sqlite-utils' ``Database`` under
+llm's logging: a SQLite file by default (:mod:`bot.store.sqlite`, created on first use), or
+a PostgreSQL database that several replicas share (:mod:`bot.store.postgres`); either is
+migrated by number on first use (:mod:`bot.store.schema`). One set of queries serves both:
+the few places where the engines' SQL differs are the engine's attributes
+(``row_order``, ``section_items``, ``concat_distinct``). What went unanswered and the fixes
+are in :mod:`bot.store.curation`. The servers write through
 :class:`bot.store.chatlog.ChatLog`, never directly.
 """
 
@@ -12,10 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 from collections.abc import Iterable
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -28,11 +27,12 @@ from bot.store.records import (
     StorageError,
     check_db_path,
     check_rating,
+    is_postgres_url,
     question_key,
     utcnow,
 )
 from bot.store.redact import redact
-from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
+from bot.store.sqlite import SQLiteDatabase
 
 logger = logging.getLogger(__name__)
 
@@ -49,113 +49,65 @@ def parse_stamp(stamp: str) -> datetime:
 
 
 class Store:
-    """The SQLite file of the question log, usable from any thread. Reads (the console's,
-    rare) open a short-lived connection each; writes share one kept-open connection behind a
-    lock, in WAL mode with ``synchronous=NORMAL``: a commit appends to the write-ahead log
-    without waiting for the disk (synced at checkpoints), so logging an answer costs tens of
-    microseconds instead of an open and an fsync. A power cut can lose the last moments of
-    the log, never corrupt it. The console reads while the log writes."""
+    """The question log's queries, on the database ``FAQBOT_DB`` names: a SQLite file
+    (:mod:`bot.store.sqlite`) or a PostgreSQL URL (:mod:`bot.store.postgres`). Usable from
+    any thread; every failure of the database is a :class:`StorageError`."""
 
-    def __init__(self, path: Path | str) -> None:
-        check_db_path(path)
-        self.path = Path(path)
-        self._write_lock = threading.Lock()
-        self._write_conn: sqlite3.Connection | None = None
-        self._write_file: tuple[int, int] | None = None  # (device, inode) it was opened on
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.reading() as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-                self._migrate(conn)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{self.path}: cannot open the question log ({exc}); set FAQBOT_DB to a writable file") from None
-        except OSError as exc:
-            raise StorageError(f"{self.path}: cannot create its folder ({exc}); set FAQBOT_DB to a writable file") from None
+    def __init__(self, target: Path | str) -> None:
+        check_db_path(target)
+        if is_postgres_url(target):
+            from bot.store.postgres import PostgresDatabase  # psycopg only where it is used
 
-    @contextmanager
+            self.db = PostgresDatabase(str(target))
+        else:
+            self.db = SQLiteDatabase(target)
+        self.where = self.db.where
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (AttributeError on PostgreSQL)."""
+        return self.db.path
+
+    @property
+    def engine(self) -> str:
+        return self.db.engine
+
     def reading(self):
-        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys=ON")
-            yield conn
-        finally:
-            conn.close()
+        return self.db.reading()
 
-    @contextmanager
     def writing(self):
-        """The kept-open write connection, one writer at a time; reopened after an error."""
-        with self._write_lock:
-            if self._write_conn is not None and _file_id(self.path) != self._write_file:
-                # The file was moved or deleted under the open connection: rows written
-                # through it would go to a file nobody reads. Write where FAQBOT_DB points.
-                logger.warning("question log: %s was moved or deleted; opening it again", self.path)
-                self._close_writer()
-            if self._write_conn is None:
-                conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
-                try:
-                    conn.execute("PRAGMA foreign_keys=ON")
-                    conn.execute("PRAGMA synchronous=NORMAL")
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    self._migrate(conn)  # a deleted log comes back with its tables
-                except sqlite3.Error:
-                    conn.close()
-                    raise
-                self._write_conn, self._write_file = conn, _file_id(self.path)
-            try:
-                yield self._write_conn
-            except sqlite3.Error:
-                self._close_writer()
-                raise
+        return self.db.writing()
 
-    def _close_writer(self) -> None:
-        if self._write_conn is not None:
-            try:
-                self._write_conn.close()
-            finally:
-                self._write_conn = None
+    def transaction(self):
+        """A write connection inside one transaction: committed at the end, rolled back on an error."""
+        return self.db.transaction()
 
     def close(self) -> None:
-        """Close the write connection (the next write opens it again)."""
-        with self._write_lock:
-            self._close_writer()
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"{self.path} has schema version {version}, newer than this bot's {SCHEMA_VERSION}: "
-                "upgrade the bot, or set FAQBOT_DB to another file"
-            )
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            # executescript would commit on its own; one BEGIN ... COMMIT makes each step atomic.
-            conn.executescript(f"BEGIN;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
-            logger.info("question log %s: migrated to schema version %d", self.path, number)
+        self.db.close()
 
     def schema_version(self) -> int:
+        return self.db.schema_version()
+
+    def ping(self) -> None:
+        """Raise :class:`StorageError` unless the database answers now."""
         with self.reading() as conn:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT 1").fetchone()
 
     # --- writes -------------------------------------------------------------------------
 
     def add(self, exchange: Exchange) -> None:
-        with self.writing() as conn:
-            conn.execute(
+        self.add_many([exchange])
+
+    def add_many(self, exchanges: Iterable[Exchange]) -> None:
+        """Write answered messages in one transaction: all of them, or none."""
+        rows = [_row(e) for e in exchanges]
+        if not rows:
+            return
+        with self.transaction() as conn:
+            conn.executemany(
                 "INSERT INTO answers (id, at, channel, question, question_key, abstained, crisis, sections, latency_ms, answer, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    exchange.id,
-                    stamp(exchange.at),
-                    exchange.channel,
-                    exchange.question,
-                    question_key(exchange.question) if exchange.question is not None else None,
-                    int(exchange.abstained),
-                    int(exchange.crisis),
-                    json.dumps(list(exchange.sections), ensure_ascii=False),
-                    exchange.latency_ms,
-                    exchange.answer,
-                    exchange.reason,
-                ),
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                rows,
             )
 
     def add_feedback(self, answer_id: str, rating: int, comment: str | None = None, at: datetime | None = None) -> int:
@@ -163,13 +115,13 @@ class Store:
         check_rating(rating)
         with self.writing() as conn:
             try:
-                cur = conn.execute(
-                    "INSERT INTO feedback (answer_id, at, rating, comment) VALUES (?, ?, ?, ?)",
+                row = conn.execute(
+                    "INSERT INTO feedback (answer_id, at, rating, comment) VALUES (?, ?, ?, ?) RETURNING id",
                     (answer_id, stamp(at or utcnow()), rating, _comment(comment)),
-                )
-            except sqlite3.IntegrityError:
+                ).fetchone()
+            except self.db.integrity_error:
                 raise StorageError(f"there is no stored answer {answer_id!r} to give feedback on (it may not have been logged)") from None
-            return int(cur.lastrowid)
+            return int(row["id"])
 
     def update_feedback(self, feedback_id: int, rating: int | None = None, comment: str | None = None) -> None:
         """Change the rating and/or the comment of a feedback row (None leaves it as is)."""
@@ -195,7 +147,7 @@ class Store:
     def exchanges(self, limit: int = 100) -> list[Exchange]:
         """The most recent answered messages, newest first."""
         with self.reading() as conn:
-            rows = conn.execute("SELECT * FROM answers ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+            rows = conn.execute(f"SELECT * FROM answers ORDER BY at DESC, {self.db.row_order} DESC LIMIT ?", (limit,)).fetchall()
         return [
             Exchange(r["id"], parse_stamp(r["at"]), r["channel"], r["question"], bool(r["abstained"]), bool(r["crisis"]),
                      tuple(json.loads(r["sections"])), r["latency_ms"], r["answer"], r["reason"])
@@ -244,7 +196,7 @@ class Store:
         channels, marks = placeholders(channels)
         with self.reading() as conn:
             rows = conn.execute(
-                f"SELECT s.value AS section, count(*) AS n FROM answers a, json_each(a.sections) s "
+                f"SELECT s.value AS section, count(*) AS n FROM answers a, {self.db.section_items} "
                 f"WHERE a.at >= ? AND a.channel IN ({marks}) GROUP BY s.value ORDER BY n DESC, section LIMIT ?",
                 (since, *channels, limit),
             ).fetchall()
@@ -257,12 +209,20 @@ def placeholders(channels: Iterable[str]) -> tuple[tuple[str, ...], str]:
     return channels, ",".join("?" * len(channels))
 
 
-def _file_id(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+def _row(exchange: Exchange) -> tuple:
+    return (
+        exchange.id,
+        stamp(exchange.at),
+        exchange.channel,
+        exchange.question,
+        question_key(exchange.question) if exchange.question is not None else None,
+        int(exchange.abstained),
+        int(exchange.crisis),
+        json.dumps(list(exchange.sections), ensure_ascii=False),
+        exchange.latency_ms,
+        exchange.answer,
+        exchange.reason,
+    )
 
 
 def _comment(comment: str | None) -> str | None:

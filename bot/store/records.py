@@ -28,6 +28,10 @@ class StorageError(BotError):
     """The question log cannot be opened or written; the message says what to do."""
 
 
+class Unreachable(StorageError):
+    """The database did not answer in time (stopped, restarting or cut off): try again later."""
+
+
 class UnusableDbSetting(StorageError, ValueError):
     """``FAQBOT_DB`` names something that is not a file: the server must not start."""
 
@@ -60,17 +64,29 @@ def check_retention(days: int) -> None:
 
 
 _URL = re.compile(r"^[a-z][a-z0-9+.\-]+:/", re.IGNORECASE)
-_CREDENTIALS = re.compile(r"(:/+)[^/@]*@")
+_CREDENTIALS = re.compile(r"(:/+)([^/@:]*)(:[^/@]*)?@")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def check_db_path(path) -> None:
-    """Refuse a ``FAQBOT_DB`` that is not a file path (a database URL would otherwise become
-    a folder named ``postgresql:``): :class:`StorageError` saying what it accepts."""
-    if _URL.match(str(path)):
-        shown = _CREDENTIALS.sub(r"\1…@", str(path))
+def is_postgres_url(target) -> bool:
+    """``FAQBOT_DB`` names a PostgreSQL database (``postgresql://user@host:port/db``)."""
+    return str(target).strip().lower().startswith(POSTGRES_SCHEMES)
+
+
+def shown_db(target) -> str:
+    """``FAQBOT_DB`` as it may be logged or shown: a URL's password replaced by ``…``."""
+    return _CREDENTIALS.sub(lambda m: f"{m[1]}{m[2]}{':…' if m[3] else ''}@", str(target))
+
+
+def check_db_path(target) -> None:
+    """Refuse a ``FAQBOT_DB`` that is neither a file path nor a PostgreSQL URL (another
+    database's URL would otherwise become a folder named ``mysql:``): raises
+    :class:`UnusableDbSetting` saying what it accepts."""
+    if _URL.match(str(target)) and not is_postgres_url(target):
         raise UnusableDbSetting(
-            f"FAQBOT_DB={shown!r} looks like a database URL: this bot keeps its question log in SQLite, "
-            "so FAQBOT_DB takes the path of a file (default data/faqbot.sqlite3), created with its folder on first use"
+            f"FAQBOT_DB={shown_db(target)!r} is a URL this bot cannot use: FAQBOT_DB takes the path of a SQLite file "
+            "(default data/faqbot.sqlite3, created with its folder on first use) or a PostgreSQL URL, "
+            "postgresql://user:password@host:5432/database"
         )
 
 

@@ -24,6 +24,7 @@ from bot.adapters.console.text import (
     clip,
     count_of,
     format_reply,
+    log_unavailable,
     outcome,
     passages_markdown,
     when,
@@ -153,8 +154,13 @@ class Console:
         """The rated answers, newest first."""
         store = self._store()
         rows = []
-        if store is not None:
-            for f in store.feedback(only_negative=only_negative):
+        try:
+            items = store.feedback(only_negative=only_negative) if store is not None else []
+        except StorageError as exc:
+            gr.Warning(log_unavailable(exc))
+            items = []
+        if items:
+            for f in items:
                 question = f.question if f.question is not None else "(not logged)"
                 answer = "[abstained] " if f.abstained else "[crisis] " if f.crisis else ""
                 rows.append([when(f.at), THUMBS[f.rating], question, answer + clip(f.answer), "; ".join(f.sections), f.comment or "", f.channel])
@@ -164,8 +170,12 @@ class Console:
         """(summary, questions per day, share abstained per day, most cited sections)."""
         channels = SCOPES.get(scope, SCOPES[next(iter(SCOPES))])
         store = self._store()
-        days = store.daily(DAYS, channels) if store is not None else []
-        sections = store.top_sections(DAYS, 10, channels) if store is not None else []
+        try:
+            days = store.daily(DAYS, channels) if store is not None else []
+            sections = store.top_sections(DAYS, 10, channels) if store is not None else []
+            unavailable = None
+        except StorageError as exc:
+            days, sections, unavailable = [], [], log_unavailable(exc)
         # Days as ISO text: a bar per day (one day's data is still visible, quiet days are
         # empty), in date order.
         per_day = pd.DataFrame(
@@ -191,6 +201,8 @@ class Console:
         crisis = sum(d.crisis for d in days)
         if store is None:
             summary = self.storage_note()
+        elif unavailable:
+            summary = unavailable
         elif total == 0:
             summary = f"No questions in the last {DAYS} days from {scope}."
         else:

@@ -76,3 +76,9 @@ def count_of(count: int, one: str, many: str | None = None) -> str:
 def clip(text: str | None, limit: int = 300) -> str:
     text = text or ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def log_unavailable(exc: Exception) -> str:
+    """What the console says when the question log cannot be read (a database that went away)."""
+    return (f"⚠ The question log is unavailable right now ({exc}). Visitors still get answers; the questions "
+            "asked meanwhile are kept and appear here once the log is back.")
