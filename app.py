@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 from contextlib import asynccontextmanager
+from functools import partial
 
 # No outbound calls of the app's own, whatever the environment says: no Gradio analytics or
 # version checks, no model hub (the model ships in a package).
@@ -28,9 +29,11 @@ from bot.adapters.api import create_api  # noqa: E402
 from bot.adapters.console import build_ui, staff_auth  # noqa: E402
 from bot.adapters.security import console_options  # noqa: E402
 from bot.errors import BotError  # noqa: E402
+from bot.serve.ratelimit import SharedRateLimiter  # noqa: E402
 from bot.serve.runtime import BotHolder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store import ChatLog  # noqa: E402
+from bot.store.buckets import take_token  # noqa: E402
 
 
 @asynccontextmanager
@@ -52,6 +55,9 @@ def build_app(settings: Settings, holder: BotHolder | None = None, log: ChatLog 
     log = log or ChatLog.open(settings)
     api = create_api(holder, lifespan=lambda _: closing(log))
     api.state.chat_log = log  # /api/chat records each answered message here
+    if api.state.rate_limiter is not None and log.store is not None and log.store.engine == "postgresql":
+        # Replicas on one PostgreSQL count each client once, whichever replica it reaches.
+        api.state.rate_limiter = SharedRateLimiter(partial(take_token, log.store), api.state.rate_limiter)
     app = gr.mount_gradio_app(
         api, build_ui(holder, log), path="/", auth=auth, auth_message="Staff sign-in: the clinic FAQ bot's console.",
         run_history=False,  # visitors' questions stay on the server, not in the staff's browser storage

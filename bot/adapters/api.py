@@ -166,7 +166,7 @@ def create_api(holder: BotHolder, lifespan: Callable | None = None) -> FastAPI:
     api.add_middleware(SignInGuard, trust_proxy=settings.trust_proxy)  # the console's sign-in limits, no cross-site writes
     api.add_middleware(SecurityHeaders)  # outermost: refused routes never reach CORS or Gradio
     _add_error_handlers(api)
-    _add_chat(api, holder, limiter)
+    _add_chat(api, holder)
     _add_pages(api, holder)
     add_admin_routes(api, holder)
     return api
@@ -190,17 +190,19 @@ def _add_error_handlers(api: FastAPI) -> None:
         return error(500, "internal_error", "something went wrong on our side; please try again")
 
 
-def _add_chat(api: FastAPI, holder: BotHolder, limiter: RateLimiter | None) -> None:
+def _add_chat(api: FastAPI, holder: BotHolder) -> None:
     """``POST /api/chat``: checked, rate-limited (never a crisis message), answered, logged."""
     settings = holder.settings
 
-    def too_many(request: Request) -> JSONResponse | None:
-        """429 when the client has used up its questions for now, else None."""
+    async def too_many(request: Request) -> JSONResponse | None:
+        """429 when the client has used up its questions for now, else None. The limiter is
+        the app's (``app.state.rate_limiter``): shared by replicas when app.py gives one."""
+        limiter = request.app.state.rate_limiter
         if limiter is None:
             return None
         client = client_key(request.client.host if request.client else None,
                             ",".join(request.headers.getlist("x-forwarded-for")), settings.trust_proxy)
-        wait = limiter.take(client)
+        wait = await run_in_threadpool(limiter.take, client) if limiter.blocking else limiter.take(client)
         if not wait:
             return None
         seconds = retry_after(wait)
@@ -214,11 +216,11 @@ def _add_chat(api: FastAPI, holder: BotHolder, limiter: RateLimiter | None) -> N
             data = await read_json_body(request, settings.max_body_bytes, settings.body_timeout)
             chat_request = ChatRequest.parse(data, settings)
         except _Refused as exc:  # a bad request still counts against the client's rate
-            return too_many(request) or error(exc.status, exc.code, exc.message)
+            return await too_many(request) or error(exc.status, exc.code, exc.message)
         except InvalidRequest as exc:
-            return too_many(request) or error(422, "invalid_request", str(exc))
+            return await too_many(request) or error(422, "invalid_request", str(exc))
         crisis = is_crisis(chat_request.message)
-        if not crisis and (limited := too_many(request)) is not None:
+        if not crisis and (limited := await too_many(request)) is not None:
             return limited  # crisis messages are never withheld by the limiter
         bot = holder.bot
         if bot is None:

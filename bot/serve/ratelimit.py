@@ -5,6 +5,10 @@ phone holds whole) has a bucket of ``burst`` tokens that refills at ``per_minute
 minute. A request takes a token; an empty bucket means "wait", with the seconds until the
 next token for the ``Retry-After`` header. ``FAQBOT_RATE_LIMIT=0`` turns limiting off.
 
+Several replicas share one limit when the question log is in PostgreSQL
+(:class:`SharedRateLimiter` over :mod:`bot.store.buckets`); each keeps its own buckets as the
+fallback while the database does not answer.
+
 The adapter decides what is limited: POST /api/chat, except crisis messages, which are
 never withheld (see bot.adapters.api).
 
@@ -21,6 +25,7 @@ is cachetools' LRU map.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 import time
@@ -30,6 +35,8 @@ from dataclasses import dataclass
 from cachetools import LRUCache
 
 from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen client is forgotten first
 
@@ -42,6 +49,8 @@ class _Bucket:
 
 class RateLimiter:
     """Token buckets by client key. Thread-safe; memory bounded by ``max_clients``."""
+
+    blocking = False  # memory only: cheap enough for the event loop
 
     def __init__(self, per_minute: int, burst: int, *, max_clients: int = MAX_CLIENTS,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -86,6 +95,33 @@ class RateLimiter:
     def clients(self) -> int:
         """How many clients have a bucket (for tests and diagnostics)."""
         return len(self._buckets)
+
+
+class SharedRateLimiter:
+    """The replicas' shared buckets (``take_shared``, one statement in PostgreSQL:
+    :func:`bot.store.buckets.take_token`), with this process's own :class:`RateLimiter` as
+    the fallback while the database does not answer: limiting goes on, per replica."""
+
+    blocking = True  # asks the database: run it off the event loop
+
+    def __init__(self, take_shared: Callable[[str, float, int], float], local: RateLimiter) -> None:
+        self._take_shared = take_shared
+        self.local = local
+        self.per_minute, self.burst = local.per_minute, local.burst
+        self._falling_back = False
+
+    def take(self, client: str) -> float:
+        try:
+            wait = self._take_shared(client, self.per_minute / 60.0, self.burst)
+        except Exception as exc:  # never a reason to refuse or fail a visitor
+            if not self._falling_back:
+                logger.warning("rate limit: the shared buckets cannot be used (%s); this replica limits on its own until they can", exc)
+                self._falling_back = True
+            return self.local.take(client)
+        if self._falling_back:
+            logger.info("rate limit: the shared buckets are used again")
+            self._falling_back = False
+        return wait
 
 
 def retry_after(seconds: float) -> str:

@@ -29,6 +29,9 @@ from bot.store.records import StorageError, Unreachable, shown_db
 from bot.store.schema import POSTGRES_MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
+# The pool logs a warning at every failed connection attempt (each second or so while the
+# database is away); the log writer says once that writes fail, and once that they work again.
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 WAIT = 2.0  # seconds a write or a console read waits for a connection
 CONNECT_TIMEOUT = 3  # seconds to open one connection (libpq's connect_timeout)

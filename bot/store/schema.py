@@ -106,7 +106,8 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     CREATE UNLOGGED TABLE rate_buckets (
         client TEXT PRIMARY KEY,
         tokens DOUBLE PRECISION NOT NULL,
-        at DOUBLE PRECISION NOT NULL    -- the database's clock, seconds since 1970
+        at DOUBLE PRECISION NOT NULL,   -- the database's clock, seconds since 1970
+        granted BOOLEAN NOT NULL        -- whether the last request took a token
     );
     """,
 )
