@@ -39,7 +39,7 @@ eval: install
 lint: install
 	$(PY) -m ruff check .
 
-# make bench: latency, start-up, throughput, thread settings and scale to 100k passages
+# make bench: latency, start-up, throughput, thread settings, scale to 100k passages, replicas
 # (under 10 minutes on 2 cores); make bench-scale: the 1M-passage point. Both write
 # docs/BENCHMARKS.md and docs/bench/ (servers on 127.0.0.1 only).
 bench: install

@@ -35,6 +35,12 @@ from bot.settings import Settings  # noqa: E402
 from bot.store import ChatLog  # noqa: E402
 from bot.store.buckets import take_token  # noqa: E402
 
+# Seconds an idle kept-alive connection stays open. Longer than what clients and proxies keep
+# idle connections for (httpx 5 s, nginx's upstream keepalive_timeout 60 s): when the server
+# closes first, a request sent at that moment on the closing connection gets no reply
+# (docs/RELIABILITY.md, "A dropped connection in the soak").
+KEEP_ALIVE = 75
+
 
 @asynccontextmanager
 async def closing(log: ChatLog):
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         # proxy_headers=False: the client address is the connection's unless FAQBOT_TRUST_PROXY
         # says otherwise (bot.ratelimit reads X-Forwarded-For then).
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=5, proxy_headers=False)
+                                timeout_graceful_shutdown=5, proxy_headers=False, timeout_keep_alive=KEEP_ALIVE)
         AnnouncingServer(config).run()
     finally:
         log.close()

@@ -24,7 +24,7 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from app import build_app
+from app import KEEP_ALIVE, build_app
 from bot.adapters.console import staff_auth
 from bot.errors import BotError
 from bot.settings import Settings
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["FAQBOT_PORT"] = str(settings.port)
     config = uvicorn.Config(
         "asgi:create", factory=True, workers=args.workers, host=settings.host, port=settings.port,
-        log_level="warning", access_log=False, timeout_graceful_shutdown=5, proxy_headers=False,
+        log_level="warning", access_log=False, timeout_graceful_shutdown=5, proxy_headers=False, timeout_keep_alive=KEEP_ALIVE,
     )
     if args.workers == 1:
         uvicorn.Server(config).run()

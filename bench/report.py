@@ -198,6 +198,28 @@ def scale(results: dict) -> list[str]:
     return out
 
 
+def replicas(results: dict) -> list[str]:
+    rep = results.get("replicas")
+    if not rep:
+        return []
+    if "skipped" in rep:
+        return ["### Replicas on PostgreSQL", "", f"Skipped: {rep['skipped']}.", ""]
+    w = rep["log_writes"]
+    out = ["### Replicas on PostgreSQL (`python -m bench.replicas`; PostgreSQL on loopback, " + rep["postgresql"] + ")", ""]
+    out += _table(["question log write", "SQLite (µs a row)", "PostgreSQL (µs a row)", "PostgreSQL / SQLite"], [
+        [label, _f(w["sqlite"][key]), _f(w["postgresql"][key]), _f(w["postgresql"][key] / w["sqlite"][key], 2)]
+        for label, key in (("batches of 20, as the log writer writes", "batch_of_20_us_per_row"),
+                           ("one row per transaction", "one_per_transaction_us"))])
+    r = rep["rate_limit"]
+    out += _table(["rate limit, one request", "µs"], [["the replica's own buckets (memory)", _f(r["own_us"], 2)],
+                                                       ["the shared buckets (one PostgreSQL statement)", _f(r["shared_us"])]])
+    base = rep["throughput"][0]["answers_per_second"]
+    out += _table([f"{rep['clients']} clients, {_f(rep['seconds'], 0)} s", "answers/s", "against 1 replica", "p50 (ms)", "p95 (ms)", "errors"], [
+        [t["name"], _f(t["answers_per_second"]), _f(t["answers_per_second"] / base, 2), _f(t["latency_p50"]), _f(t["latency_p95"]),
+         str(t["errors"])] for t in rep["throughput"]])
+    return out
+
+
 def plots(results: dict) -> None:
     import matplotlib
 
@@ -255,7 +277,7 @@ def write(results: dict | None = None) -> Path:
     results = results if results is not None else load_results()
     plots(results)
     lines = [BEGIN, ""]
-    for part in (machine, targets, latency, throughput, threads, scale):
+    for part in (machine, targets, latency, throughput, threads, scale, replicas):
         lines += part(results)
     lines += [END]
     generated = "\n".join(lines)

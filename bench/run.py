@@ -16,10 +16,10 @@ import logging
 import time
 import warnings
 
-from . import latency, report, scale, threads, throughput
+from . import latency, replicas, report, scale, threads, throughput
 from .common import clean_work, load_results, save_results
 
-PARTS = ("latency", "throughput", "threads", "scale")
+PARTS = ("latency", "throughput", "threads", "scale", "replicas")
 
 
 def main() -> None:
@@ -60,6 +60,9 @@ def main() -> None:
             if "scale" in parts:
                 print("scale: 1k, 10k, 100k passages (real vectors up to 2,000, then synthetic)", flush=True)
                 record("scale", scale.run([1_000, 10_000, 100_000], real_max=2_000))
+            if "replicas" in parts:
+                print("replicas: log writes and rate limit on PostgreSQL against SQLite; 1 and 2 replicas behind nginx", flush=True)
+                record("replicas", replicas.run(seconds=args.seconds))
     finally:
         clean_work()
     print(f"wrote {report.write(results)} in {time.monotonic() - started:.0f}s")

@@ -40,8 +40,11 @@ def free_port() -> int:
 class PostgresServer:
     """One throwaway cluster; :meth:`database` makes an empty database and gives its URL."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
+        """``durable``: commits wait for the disk, as in production (the benchmarks); the
+        tests run without (fsync off), which changes no result, only the time."""
         self.bin = bin_dir
+        self.durable = durable
         self.folder = Path(tempfile.mkdtemp(prefix="faqbot-pg-"))  # /tmp: reachable by the server's user
         self.data = self.folder / "data"
         self.port = free_port()
@@ -58,9 +61,10 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         if not self.data.exists():
             self._run("initdb", "-D", str(self.data), "-U", "faqbot", "--auth=trust", "-E", "UTF8", "--no-sync")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "-t", "60", "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c full_page_writes=off",
-                  "start")
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "-t", "60", "-o", options, "start")
         return self
 
     def stop(self, mode: str = "fast") -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import time
+
 import httpx
 import pytest
 
@@ -74,3 +78,40 @@ def test_schema_errors_name_the_field(server):
 def test_unknown_route_is_json_404(server):
     r = httpx.get(f"{server}/api/nothing")
     assert r.status_code == 404
+
+
+def _exchange(sock: socket.socket, request: bytes) -> bytes | None:
+    """Send one request on a kept-alive connection; the response head, or None when the
+    server closed the connection without replying."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_a_connection_idle_for_longer_than_common_clients_keep_it_is_still_served(server):
+    # httpx keeps an idle connection for 5 s, nginx 60 s: the server must not close it first,
+    # or a request sent at that moment gets no reply (the dropped connection of make soak).
+    host, port = server.removeprefix("http://").split(":")
+    healthz = f"GET /healthz HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        assert _exchange(sock, healthz).startswith(b"HTTP/1.1 200")
+        time.sleep(5.5)
+        again = _exchange(sock, healthz)
+    assert again is not None and again.startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_left_unread_closes_the_connection_and_says_so(server):
+    reply = httpx.post(f"{server}/api/chat", content=json.dumps({"message": "a" * 70_000}),
+                       headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413 and reply.headers["connection"] == "close"
+    small = httpx.post(f"{server}/api/chat", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert small.status_code == 400 and "close" not in small.headers.get("connection", "")  # read whole: kept alive

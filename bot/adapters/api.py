@@ -90,6 +90,15 @@ class _Refused(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status, self.code, self.message = status, code, message
 
+    def response(self, instead: JSONResponse | None = None) -> JSONResponse:
+        """The error (or ``instead``, a 429). A body left unread (413, 408) makes the server
+        close the connection after the reply: ``Connection: close`` says so, or the client
+        would send its next request on a connection already closing and get no reply."""
+        response = instead or error(self.status, self.code, self.message)
+        if self.status in (408, 413):
+            response.headers["Connection"] = "close"
+        return response
+
 
 def answered(request: Request, message: str, reply: Reply, started: float) -> JSONResponse:
     """The reply as JSON, recorded in the question log (``app.state.chat_log``, set by app.py)
@@ -177,7 +186,7 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(_Refused)
     async def refused(_: Request, exc: _Refused) -> JSONResponse:
-        return error(exc.status, exc.code, exc.message)
+        return exc.response()
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -216,7 +225,7 @@ def _add_chat(api: FastAPI, holder: BotHolder) -> None:
             data = await read_json_body(request, settings.max_body_bytes, settings.body_timeout)
             chat_request = ChatRequest.parse(data, settings)
         except _Refused as exc:  # a bad request still counts against the client's rate
-            return await too_many(request) or error(exc.status, exc.code, exc.message)
+            return exc.response(await too_many(request))
         except InvalidRequest as exc:
             return await too_many(request) or error(422, "invalid_request", str(exc))
         crisis = is_crisis(chat_request.message)
