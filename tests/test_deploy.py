@@ -1,6 +1,8 @@
 """The multi-replica deployment of docs/DEPLOY.md, run for real: Debian's nginx with
 docs/deploy/nginx.conf (TLS on a loopback port, a self-signed certificate) in front of two
-``app.py`` replicas that share a PostgreSQL question log and one index folder.
+``app.py`` replicas that share a PostgreSQL question log and one index folder: answers over
+TLS, one log and console for both, a rebuilt index served by both, one rate limit, then
+PostgreSQL stopped and started under load, and a replica killed under load.
 
 Skipped, saying why, when nginx or PostgreSQL is not installed (.ci/run installs both).
 """
@@ -21,6 +23,7 @@ import httpx
 import pytest
 from conftest import CORPUS, ROOT
 from gradio_client import Client
+from postgres_server import MISSING, PostgresServer, binaries
 from serving import Server, free_port
 
 from bot.search.reindex import reindex
@@ -88,11 +91,22 @@ class Nginx:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, embedder, postgres):
+def database():
+    """This module's own PostgreSQL: one test stops and starts it under load."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        pytest.skip(MISSING)
+    server = PostgresServer(bin_dir).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, embedder, database):
     if nginx_binary() is None:
         pytest.skip("nginx is not installed: the deployment test needs Debian's nginx package (.ci/run installs it)")
     tmp = tmp_path_factory.mktemp("deploy")
-    url = postgres.database()
+    url = database.database()
     shutil.copytree(CORPUS, tmp / "corpus")
     settings = Settings(corpus_dir=tmp / "corpus", index_dir=tmp / "index")
     reindex(settings, embedder)
@@ -169,42 +183,80 @@ def test_the_rate_limit_holds_across_both_replicas_and_crisis_messages_still_get
     assert crisis.status_code == 200 and crisis.json()["crisis"] is True and "988" in crisis.json()["answer"]
 
 
-def test_a_replica_killed_under_load_costs_no_row_of_the_other(deployment):
-    """Last in this file: it kills replica one."""
-    _, (one, two), _, url = deployment
-    answered: dict[str, list[str]] = {"one": [], "two": []}
+class Load:
+    """Visitors asking each replica directly, back to back, each question from its own
+    address (the limit is not what these tests measure); what each replica answered."""
 
-    def load(replica: Server, name: str, stop: threading.Event) -> None:
-        i = 0
+    def __init__(self, replicas: dict[str, Server], tag: str) -> None:
+        self.answered: dict[str, list[str]] = {name: [] for name in replicas}
+        self.other: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._ask, args=(r, n, tag)) for n, r in replicas.items()]
+
+    def _ask(self, replica: Server, name: str, tag: str) -> None:
         with httpx.Client(base_url=replica.base, timeout=30) as client:
-            while not stop.is_set():
-                message = f"replica {name} load question {i}"
+            for i in range(100_000):
+                if self._stop.is_set():
+                    return
+                message = f"{tag} on replica {name}, question {i}"
                 try:
-                    if client.post("/api/chat", json={"message": message}, headers={"X-Forwarded-For": f"192.0.2.{i % 250}"}).status_code == 200:
-                        answered[name].append(message)
+                    reply = client.post("/api/chat", json={"message": message}, headers={"X-Forwarded-For": f"192.0.2.{i % 250}"})
                 except httpx.TransportError:
                     return  # this replica is gone
-                i += 1
+                (self.answered[name] if reply.status_code == 200 else self.other).append(f"{reply.status_code} {message}")
 
-    stop = threading.Event()
-    loaders = [threading.Thread(target=load, args=(r, n, stop)) for r, n in ((one, "one"), (two, "two"))]
-    for t in loaders:
-        t.start()
-    time.sleep(3)
-    one.stop(signal.SIGKILL)
-    time.sleep(2)
-    stop.set()
-    for t in loaders:
-        t.join()
-    assert len(answered["two"]) > 10 and answered["one"]
-    deadline = time.monotonic() + 20
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+    def questions(self, name: str) -> set[str]:
+        return {a.split(" ", 1)[1] for a in self.answered[name]}
+
+
+def logged(url: str, wanted: set[str], timeout: float = 30.0) -> set[str]:
+    """The questions in the shared log (``python -m bot log export``), once ``wanted`` are all
+    there or ``timeout`` has passed."""
+    deadline = time.monotonic() + timeout
     env = {**os.environ, "FAQBOT_DB": url}
     while True:
         done = subprocess.run([sys.executable, "-m", "bot", "log", "export", "--format", "jsonl"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
         stored = {json.loads(line)["message"] for line in done.stdout.splitlines()}
-        if set(answered["two"]) <= stored or time.monotonic() > deadline:
-            break
+        if wanted <= stored or time.monotonic() > deadline:
+            return stored
         time.sleep(1)
-    assert set(answered["two"]) <= stored  # every question the surviving replica answered
+
+
+def test_questions_answered_while_postgresql_is_down_are_logged_when_it_is_back(deployment, database):
+    _, (one, two), _, url = deployment
+    with Load({"one": one, "two": two}, "outage") as load:
+        time.sleep(1.5)
+        database.stop()
+        time.sleep(3)
+        health = httpx.get(f"{one.base}/healthz").json()
+        database.start()
+        time.sleep(1.5)
+    assert health["status"] == "ok" and health["log"]["state"] == "degraded" and health["log"]["pending"] > 0
+    assert load.other == [] and len(load.answered["one"]) > 10 and len(load.answered["two"]) > 10  # nobody noticed
+    asked = load.questions("one") | load.questions("two")
+    assert asked <= logged(url, asked)  # every question, before, during and after the outage
+    assert [httpx.get(f"{r.base}/healthz").json()["log"]["state"] for r in (one, two)] == ["ok", "ok"]
+
+
+def test_a_replica_killed_under_load_costs_no_row_of_the_other(deployment):
+    """Last in this file: it kills replica one."""
+    _, (one, two), _, url = deployment
+    with Load({"one": one, "two": two}, "kill") as load:
+        time.sleep(3)
+        one.stop(signal.SIGKILL)
+        time.sleep(2)
+    assert len(load.answered["two"]) > 10 and load.answered["one"] and load.other == []
+    assert load.questions("two") <= logged(url, load.questions("two"))  # every question the surviving replica answered
     assert httpx.get(f"{two.base}/healthz").json()["log"]["state"] == "ok"
