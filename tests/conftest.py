@@ -39,10 +39,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def postgres():
     """A PostgreSQL server of the session's own (tests/postgres_server.py); skipped, with the
     reason in the summary, when PostgreSQL is not installed."""
-    bin_dir = postgres_server.binaries()
-    if bin_dir is None:
-        pytest.skip(postgres_server.MISSING)
-    server = postgres_server.PostgresServer(bin_dir).start()
+    server = postgres_server.start_or_skip()
     yield server
     server.close()
 

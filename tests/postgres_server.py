@@ -31,6 +31,16 @@ def binaries() -> Path | None:
     return next((Path(f) for f in reversed(folders) if (Path(f) / "initdb").exists()), None)
 
 
+def start_or_skip(**options) -> PostgresServer:
+    """A started server, or the test skipped with :data:`MISSING` when PostgreSQL is not installed."""
+    import pytest
+
+    bin_dir = binaries()
+    if bin_dir is None:
+        pytest.skip(MISSING)
+    return PostgresServer(bin_dir, **options).start()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

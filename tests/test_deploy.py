@@ -23,7 +23,7 @@ import httpx
 import pytest
 from conftest import CORPUS, ROOT
 from gradio_client import Client
-from postgres_server import MISSING, PostgresServer, binaries
+from postgres_server import start_or_skip
 from serving import Server, free_port
 
 from bot.search.reindex import reindex
@@ -93,10 +93,7 @@ class Nginx:
 @pytest.fixture(scope="module")
 def database():
     """This module's own PostgreSQL: one test stops and starts it under load."""
-    bin_dir = binaries()
-    if bin_dir is None:
-        pytest.skip(MISSING)
-    server = PostgresServer(bin_dir).start()
+    server = start_or_skip()
     yield server
     server.close()
 

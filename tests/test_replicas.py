@@ -24,7 +24,7 @@ from functools import partial
 import pytest
 from conftest import CORPUS, ROOT
 from fastapi.testclient import TestClient
-from postgres_server import MISSING, PostgresServer, binaries
+from postgres_server import start_or_skip
 
 from bot.adapters.api import create_api
 from bot.adapters.console.actions import Console
@@ -48,10 +48,7 @@ class StubBot:
 @pytest.fixture()
 def own_postgres():
     """A PostgreSQL server for this test alone, which it may stop and start."""
-    bin_dir = binaries()
-    if bin_dir is None:
-        pytest.skip(MISSING)
-    server = PostgresServer(bin_dir).start()
+    server = start_or_skip()
     yield server
     server.close()
 
