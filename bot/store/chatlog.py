@@ -133,8 +133,8 @@ class ChatLog:
                     self._dropped += 1
                     self._dropped_now += 1
                     if self._dropped_now == 1:
-                        logger.warning("question log: %d rows wait to be written; dropping the oldest until writes succeed",
-                                       self.max_pending)
+                        logger.warning("question log: %s rows wait to be written; dropping the oldest until writes succeed",
+                                       f"{self.max_pending:,}")
                 self._rows.append(row)
             return answer_id
         except Exception:  # the visitor gets the reply whatever happens here
@@ -246,7 +246,7 @@ class ChatLog:
     def _failed(self, exc: Exception) -> None:
         if self._failure is None:
             logger.error("question log: a write failed (%s); answers are served, and their rows are kept in memory "
-                         "(up to %d) until writes succeed again", exc, self.max_pending)
+                         "(up to %s) until writes succeed again", exc, f"{self.max_pending:,}")
         self._failure = str(exc) or type(exc).__name__
 
     def _succeeded(self) -> None:
