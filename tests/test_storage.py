@@ -422,3 +422,16 @@ def test_fixes_and_the_log_export_read_the_same_on_both_engines(store):
     assert (miss.question, miss.count, miss.channels) == ("do you take HSA cards?", 1, ("widget",))
     store.add(asked)  # a batch retried after a lost acknowledgement writes nothing twice
     assert len(store.exchanges()) == 2
+
+
+def test_an_unreachable_postgresql_is_served_around_and_the_reason_shown(caplog):
+    # Nothing listens on port 1: the bot still starts, and says why the log is degraded.
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        log = ChatLog(Store("postgresql://faqbot:s3cret@127.0.0.1:1/faqbot"))
+        assert log.record("widget", "how much does it cost?", ANSWERED, 0.01) is not None
+        assert not log.flush(timeout=15)
+    status = log.status()
+    assert status.state == "degraded" and status.pending == 1 and status.engine == "postgresql"
+    assert "refused" in status.error.lower() and "s3cret" not in status.error  # the cause, not "waited 2 s"
+    assert "s3cret" not in caplog.text
+    log.close(timeout=5)

@@ -41,6 +41,7 @@ POOL_SIZE = 4
 # leaves the next request to start again: a database back after an hour is used within
 # seconds, not after an hour-long backoff.
 RECONNECT = 10.0
+PROBE_EVERY = 30.0  # seconds between looks at why the database is unreachable
 MIGRATION_LOCK = 0x66617162  # pg_advisory_xact_lock key: "faqb"
 
 
@@ -60,6 +61,7 @@ class PostgresDatabase:
         self._migrated = False
         self._migrate_lock = threading.Lock()
         self._down_until = 0.0  # fail-fast callers skip the database until then
+        self._probed_at, self._probed = float("-inf"), None  # the last look at why it is unreachable
         self._pool_size = pool_size
         self._pool_lock = threading.Lock()
         self._pool: ConnectionPool | None = None
@@ -88,11 +90,27 @@ class PostgresDatabase:
             raise
         except (PoolTimeout, psycopg.OperationalError) as exc:
             self._down_until = time.monotonic() + 5.0
-            raise Unreachable(f"{self.where}: the question log is unreachable ({_first_line(exc)})") from None
+            why = self._cause() if isinstance(exc, PoolTimeout) and not fail_fast else None
+            raise Unreachable(f"{self.where}: the question log is unreachable ({why or _first_line(exc)})") from None
         except psycopg.Error as exc:
             raise StorageError(f"{self.where}: the question log could not be used ({_first_line(exc)})") from None
 
     writing = reading
+
+    def _cause(self) -> str | None:
+        """Why no connection came: the pool only says it waited, so try one connection
+        ourselves ("connection refused", "password authentication failed"), at most every
+        :data:`PROBE_EVERY` seconds; None when it connects (the pool was only busy)."""
+        now = time.monotonic()
+        if now - self._probed_at < PROBE_EVERY:
+            return self._probed
+        self._probed_at = now
+        try:
+            psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT, application_name="faqbot").close()
+            self._probed = None
+        except psycopg.Error as exc:
+            self._probed = _first_line(exc)
+        return self._probed
 
     @contextmanager
     def transaction(self):
