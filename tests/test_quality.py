@@ -28,6 +28,7 @@ MINIMUMS = {
     "article": (0.87, 0.96),  # measured 88.9% of 117, 100.0% of 57
     "article-holdout": (0.70, 0.82),  # measured 75.0% of 44, 91.3% of 23
     "article-independent": (0.80, 0.92),  # measured 82.9% of 105, 97.4% of 39
+    "chiro-html": (0.70, 0.78),  # measured 73.8% of 65, 89.5% of 19
     "dental-html": (0.64, 0.66),  # measured 68.6% of 51, 80.0% of 15
     "dermatology-blog": (0.63, 0.60),  # measured 68.2% of 44, 73.3% of 15
     "eye-clinic": (0.60, 0.62),  # measured 65.2% of 46, 75.0% of 16
@@ -37,7 +38,9 @@ MINIMUMS = {
     "ketamine-mixed-b": (0.74, 0.62),  # measured 77.3% of 66, 75.0% of 16
     "ketamine-mixed-c": (0.61, 0.78),  # measured 64.8% of 54, 92.9% of 14
     "medspa-multi": (0.59, 0.68),  # measured 63.3% of 49, 81.2% of 16
+    "ortho-md": (0.61, 0.75),  # measured 64.5% of 76, 85.0% of 20
     "physio-faq": (0.70, 0.80),  # measured 75.0% of 48, 93.3% of 15
+    "podiatry-multi": (0.81, 0.55),  # measured 84.9% of 53, 66.7% of 18
 }
 MIN_CRISIS = 1.0
 

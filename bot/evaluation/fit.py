@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 CORPORA = Path("tests/data/corpora")
 # Chosen before any result was seen (tests/data/corpora/SPLIT.md).
 TUNING = ("article", "dental-html", "physio-faq", "medspa-multi", "ketamine-mixed-a")
+# Tuning corpora too (SPLIT.md), added in session 7. A refit on all eight (546 questions) moved
+# answers down on three of the five above (up on one) and traded answers for abstentions on
+# these (docs/EVALUATION.md), so the shipped model stays fit on the five; add these to TUNING
+# to try again.
+MORE_TUNING = ("chiro-html", "ortho-md", "podiatry-multi")
 HELD_OUT = ("fertility-txt", "dermatology-blog", "ketamine-mixed-b", "eye-clinic", "hearing-clinic", "ketamine-mixed-c")  # never read here
 
 
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     root = Path(args.corpora)
-    assert not set(TUNING) & set(HELD_OUT), "a held-out corpus is listed for tuning"
+    assert not set(TUNING + MORE_TUNING) & set(HELD_OUT), "a held-out corpus is listed for tuning"
     rows = _examples(root, args.rows)
     cv = {}
     for name in sorted({r["corpus"] for r in rows}):
