@@ -13,10 +13,11 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from serving import free_port
 
 MISSING = ("PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin): the storage tests "
            "ran against SQLite only; install Debian's postgresql package (.ci/run does) to run them against PostgreSQL too")
@@ -39,12 +40,6 @@ def start_or_skip(**options) -> PostgresServer:
     if bin_dir is None:
         pytest.skip(MISSING)
     return PostgresServer(bin_dir, **options).start()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:

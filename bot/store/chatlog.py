@@ -34,7 +34,6 @@ from datetime import datetime
 
 from bot.replies import Reply
 from bot.settings import Settings
-from bot.store.buckets import forget_idle
 from bot.store.database import Store
 from bot.store.records import Exchange, StorageError, check_db_path, check_retention, utcnow
 from bot.store.redact import redact
@@ -271,8 +270,6 @@ class ChatLog:
         self._last_purge = time.monotonic()
         try:
             removed = self.store.purge(self.retention_days)
-            if self.store.engine == "postgresql":
-                forget_idle(self.store)  # the shared rate limit's buckets of clients long gone
         except Exception as exc:
             logger.warning("question log: could not delete rows older than %d days (%s)", self.retention_days, exc)
             if isinstance(exc, StorageError):

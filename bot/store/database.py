@@ -137,10 +137,14 @@ class Store:
             conn.execute("DELETE FROM feedback WHERE id = ?", (feedback_id,))
 
     def purge(self, retention_days: int, now: datetime | None = None) -> int:
-        """Delete answers (and their feedback) older than ``retention_days``; how many."""
+        """Delete answers (and their feedback) older than ``retention_days``, and what the
+        engine keeps only for a while (``housekeeping``); how many answers."""
         cutoff = stamp((now or utcnow()) - timedelta(days=retention_days))
         with self.writing() as conn:
-            return conn.execute("DELETE FROM answers WHERE at < ?", (cutoff,)).rowcount
+            removed = conn.execute("DELETE FROM answers WHERE at < ?", (cutoff,)).rowcount
+            for statement in self.db.housekeeping:
+                conn.execute(statement)
+            return removed
 
     # --- reads for the console -----------------------------------------------------------
 

@@ -53,6 +53,9 @@ class PostgresDatabase:
     row_order = "seq"
     section_items = "jsonb_array_elements_text(a.sections::jsonb) AS s(value)"
     concat_distinct = "string_agg(DISTINCT {}, ',')"
+    # Deleted with the hourly purge: the shared rate limit's buckets of clients not seen for
+    # an hour, full again by then (bot.store.buckets).
+    housekeeping = ("DELETE FROM rate_buckets WHERE at < extract(epoch FROM clock_timestamp()) - 3600",)
 
     def __init__(self, url: str, *, wait: float = WAIT, pool_size: int = POOL_SIZE) -> None:
         self.url = url

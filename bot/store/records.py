@@ -33,7 +33,7 @@ class Unreachable(StorageError):
 
 
 class UnusableDbSetting(StorageError, ValueError):
-    """``FAQBOT_DB`` names something that is not a file: the server must not start."""
+    """``FAQBOT_DB`` is neither a file path nor a PostgreSQL URL: the server must not start."""
 
 
 def utcnow() -> datetime:

@@ -32,6 +32,7 @@ class SQLiteDatabase:
     row_order = "rowid"  # insertion order
     section_items = "json_each(a.sections) s"  # one row per cited section, as s.value
     concat_distinct = "group_concat(DISTINCT {})"
+    housekeeping: tuple[str, ...] = ()  # what else the hourly purge deletes (nothing here)
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)

@@ -27,6 +27,7 @@ from bot.adapters.console.text import (
     log_unavailable,
     outcome,
     passages_markdown,
+    read_log,
     when,
     why_text,
 )
@@ -152,18 +153,11 @@ class Console:
 
     def feedback(self, only_negative: bool = False) -> pd.DataFrame:
         """The rated answers, newest first."""
-        store = self._store()
         rows = []
-        try:
-            items = store.feedback(only_negative=only_negative) if store is not None else []
-        except StorageError as exc:
-            gr.Warning(log_unavailable(exc))
-            items = []
-        if items:
-            for f in items:
-                question = f.question if f.question is not None else "(not logged)"
-                answer = "[abstained] " if f.abstained else "[crisis] " if f.crisis else ""
-                rows.append([when(f.at), THUMBS[f.rating], question, answer + clip(f.answer), "; ".join(f.sections), f.comment or "", f.channel])
+        for f in read_log(self._store(), lambda store: store.feedback(only_negative=only_negative)):
+            question = f.question if f.question is not None else "(not logged)"
+            answer = "[abstained] " if f.abstained else "[crisis] " if f.crisis else ""
+            rows.append([when(f.at), THUMBS[f.rating], question, answer + clip(f.answer), "; ".join(f.sections), f.comment or "", f.channel])
         return pd.DataFrame(rows, columns=FEEDBACK_COLUMNS)
 
     def overview(self, scope: str = next(iter(SCOPES))):

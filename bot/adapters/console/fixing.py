@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from bot.adapters.console.text import clip, format_reply, log_unavailable, when
+from bot.adapters.console.text import clip, format_reply, read_log, when
 from bot.curation.service import Curator, FixRefused, NotServed
 from bot.errors import BotError
 from bot.store.curation import ACTIONS, fixes
@@ -87,12 +87,7 @@ class Fixing:
 
     def negative_feedback(self):
         """The rated-down answers as picker choices."""
-        store = self.curator.store
-        try:
-            items = store.feedback(only_negative=True) if store is not None else []
-        except BotError as exc:
-            gr.Warning(log_unavailable(exc))
-            items = []
+        items = read_log(self.curator.store, lambda store: store.feedback(only_negative=True))
         choices = [(f"{clip(f.question or '(not logged)', 80)} · {when(f.at)}", f"feedback:{f.id}") for f in items if f.question]
         return gr.update(choices=choices, value=None)
 
@@ -157,12 +152,7 @@ class Fixing:
         """Groups answered with a section, with the bot's reply now."""
         rows = []
         bot = self.curator.holder.bot
-        try:
-            active = fixes(self.curator.store, active_only=True) if self.curator.store is not None else []
-        except BotError as exc:
-            gr.Warning(log_unavailable(exc))
-            active = []
-        for fix in active:
+        for fix in read_log(self.curator.store, lambda store: fixes(store, active_only=True)):
             if fix.action != "answer":
                 continue
             now = bot.answer(fix.phrasings[0]) if bot is not None else None

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import gradio as gr
+
 from bot.replies import Reply
+from bot.store import StorageError, Store
+
+T = TypeVar("T")
 
 PASSAGE_COLUMNS = ["used", "section", "dense", "lexical", "coverage", "sentence", "passage"]
 FEEDBACK_COLUMNS = ["when (UTC)", "rating", "question", "answer", "cited sections", "comment", "channel"]
@@ -76,6 +84,18 @@ def count_of(count: int, one: str, many: str | None = None) -> str:
 def clip(text: str | None, limit: int = 300) -> str:
     text = text or ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_log(store: Store | None, read: Callable[[Store], list[T]]) -> list[T]:
+    """What ``read`` finds in the question log: nothing without a log, and nothing, with a
+    warning to the staff member, while the log cannot be read (a database that went away)."""
+    if store is None:
+        return []
+    try:
+        return read(store)
+    except StorageError as exc:
+        gr.Warning(log_unavailable(exc))
+        return []
 
 
 def log_unavailable(exc: Exception) -> str:
