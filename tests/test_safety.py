@@ -36,6 +36,19 @@ CRISIS = [
     "my wife keeps saying she wants to end her life",
     "my friend has been cutting herself",
     "my husband told me he's going to shoot himself if this doesn't work",
+    "she took a whole handful of pills on purpose an hour ago",
+    "I'm saving up my sleeping pills just in case",
+    "my dad said goodbye to all his friends this weekend",
+    "some nights I think about swerving into the wall on the highway",
+    "i cut myself on my arm again last night",
+    "he cut himself on purpose",
+]
+# Injuries by accident: the words of self-harm, not its meaning.
+ACCIDENTS = [
+    "my daughter cut herself on a broken glass, do you do stitches?",
+    "I burned myself on the oven door, is that urgent?",
+    "he scraped himself on the fence while climbing",
+    "cut myself shaving and it keeps bleeding",
 ]
 LOOK_ALIKES = [
     "does ketamine kill pain?",
@@ -58,6 +71,12 @@ LOOK_ALIKES = [
 @pytest.mark.parametrize("message", CRISIS)
 def test_crisis_patterns(message):
     assert is_crisis(message)
+
+
+@pytest.mark.parametrize("message", ACCIDENTS)
+def test_an_injury_by_accident_is_not_a_crisis(message):
+    assert not is_crisis(message)
+    assert is_crisis(f"{message} and honestly I want to die")  # the rest of the message still counts
 
 
 @pytest.mark.parametrize("message", LOOK_ALIKES)

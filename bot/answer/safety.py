@@ -86,7 +86,10 @@ _PATTERNS = [
     # Means, plans and goodbyes.
     r"\b(?:pills|tablets)\b.{0,40}\b(?:lined\s+up|in\s+front\s+of\s+me|counted\s+out|on\s+the\s+table)|\bgun\b.{0,30}\b(?:loaded|in\s+my\s+(?:hand|mouth))",
     r"\busing\s+it\s+on\s+myself\b",
-    r"\b(?:took|taken|swallowed)\s+(?:a\s+bunch|a\s+lot|all|too\s+many|a\s+handful|the\s+whole)\b.{0,30}\b(?:pills|tablets|meds)\b",
+    r"\bsav(?:e|es|ed|ing)\s+(?:up\s+)?(?:(?:my|his|her|their|all\s+(?:my|his|her|their))\s+)?(?:pills|meds|medications?|tablets|sleeping\s+pills|painkillers)\b",
+    r"\bsa(?:id|ying|ys|y)\s+goodbye\s+to\s+(?:all\s+(?:of\s+)?)?(?:everyone|everybody|(?:my|his|her|their)\s+(?:friends|family|kids|children|parents))\b",
+    r"\b(?:took|taken|swallowed)\s+(?:a\s+(?:whole\s+|huge\s+|big\s+)?(?:bunch|lot|handful)|all|too\s+many|the\s+whole)\b.{0,30}\b(?:pills|tablets|meds)\b",
+    r"\b(?:took|taken|swallowed)\b.{0,40}\b(?:pills|tablets|meds)\b.{0,40}\b(?:on\s+purpose|deliberately|intentionally)\b",
     r"\b(?:enough|would\s+it\s+take|it\s+would\s+take)\s+to\s+(?:die|not\s+wake\s+up|stop\s+my\s+heart|be\s+over|end\s+it)\b",
     r"\b(?:need|want|wants)\s+(?:it\s+all|everything)\s+to\s+be\s+over\b|\b(?:need|want|wants)\s+it\s+to\s+be\s+over\s*[.!]*$",
     r"\b(?:suicide|death)\s+pact\b|\bpact\s+to\s+(?:die|end)",
@@ -114,7 +117,7 @@ _PATTERNS = [
     r"\bnoose\b",
     r"\bin\s+(?:my|the)\s+car\s+in\s+the\s+garage\b|\bgarage\b.{0,30}\bengine\s+running\b|\bengine\s+running\b.{0,30}\bgarage\b",
     r"\b(?:walk(?:ing)?|step(?:ping)?|jump(?:ing)?)\s+(?:in(?:to)?|in\s+front\s+of)\s+(?:traffic|a\s+(?:train|truck|bus))\b",
-    r"\b(?:driv(?:e|ing)|crash(?:ing)?|swerv(?:e|ing)|steer(?:ing)?)\s+(?:my\s+car\s+)?(?:into|off)\s+(?:a\s+)?(?:tree|wall|bridge|cliff|overpass)\b",
+    r"\b(?:driv(?:e|ing)|crash(?:ing)?|swerv(?:e|ing)|steer(?:ing)?)\s+(?:my\s+car\s+)?(?:into|off)\s+(?:(?:a|an|the)\s+)?(?:tree|wall|bridge|cliff|overpass)\b",
     r"\b(?:plan(?:ning)?|going|want|ready)\s+to\s+jump\b(?!\s+(?:in\b|into|on\b|start|back|right|ahead|the\s+queue|through))",
     r"\bi'?m\s+on\s+the\s+(?:roof|ledge|bridge)\b|\bheading\s+to\s+the\s+(?:cliffs?|bridge)\b",
     r"\b(?:took|taken|swallowed|downed)\s+(?:a|the|her|his|my)\s+(?:whole|entire)\s+(?:bottle|pack|box|packet)\b",
@@ -144,13 +147,22 @@ _PATTERNS = [
     r"\b(?:walk(?:ing)?|wad(?:e|ing))\s+into\s+the\s+(?:sea|ocean|river|lake)\b",
 ]
 _CRISIS = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
+# An injury by accident ("my kid cut himself on a rusty nail", "I burned myself on the
+# stove", "cut myself shaving"): left out before the patterns are read, so the rest of the
+# message still counts. "on purpose" and "with a lighter" are not accidents.
+_ACCIDENT = re.compile(
+    r"\b(?:cut|cuts|burn(?:ed|t|s)?|hurt|hurts|scratch(?:ed|es)?|scraped?|scrapes|stab(?:bed|s)?)\s+"
+    r"(?:my\s*self|him\s*self|her\s*self|them\s*sel(?:f|ves))\s+"
+    r"(?:on\s+(?:a|an|the|some)\b(?!\s+(?:\w+\s+)?(?:arms?|wrists?|legs?|thighs?|stomach|skin|hands?|face|chest|neck|body|hips?|ankles?)\b)|(?:while|when)\s+\w+ing\b|shaving\b|cooking\b|accidentally\b|by\s+accident\b)",
+    re.IGNORECASE,
+)
 
 
 @lru_cache(maxsize=1024)  # the API checks a message before the bot does; same answer twice
 def is_crisis(message: str) -> bool:
     """True when ``message`` speaks of suicide or self-harm intent."""
     text = re.sub(r"\s+", " ", normalize(message).lower().replace("'", "'"))
-    return bool(_CRISIS.search(text))
+    return bool(_CRISIS.search(_ACCIDENT.sub(" ", text)))
 
 
 # Ways people in crisis write that the patterns above may miss. A message whose meaning is
