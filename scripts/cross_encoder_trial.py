@@ -31,30 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import evaluation  # noqa: E402
 from bot.answer.answerability import FEATURES  # noqa: E402
-from bot.answer.query import prepare  # noqa: E402
-from bot.evaluation.fit import CORPORA, HELD_OUT  # noqa: E402
+from bot.evaluation.fit import CORPORA, HELD_OUT, examples  # noqa: E402
 
 
 def candidates(name: str, embedder, top: int) -> list[dict]:
-    folder = CORPORA / name
-    bot = evaluation.load_bot(folder / "corpus", embedder)
-    rows = []
-    for case in evaluation.load_cases(folder / evaluation.EVAL_FILE):
-        if case.kind not in ("answer", "abstain") or case.history or case.parts:
-            continue
-        query = prepare([case.q], bot.retriever, embedder)[" ".join(case.q.split())]
-        found = bot.retriever.evidence(query.vector, query.terms, query.word_vectors, query.forms)[:top]
-        facts = [evaluation.normalized(f) for f in case.facts]
-        for e in found:
-            text = evaluation.normalized(" ".join(s.text for s in e.sentences))
-            right = case.kind == "answer" and any(f in text for f in facts)
-            right = right and (not case.source or Path(e.chunk.source).name == case.source)
-            rows.append({"corpus": name, "case": case.id, "kind": case.kind, "q": case.q, "label": int(right),
-                         "text": f"{e.chunk.section}. " + " ".join(s.text for s in e.sentences),
-                         "features": e.features, "shipped": e.probability})
-    return rows
+    """The first ``top`` candidate sections of each question, as ``python -m bot.evaluation.fit`` sees them."""
+    return [r for r in examples(CORPORA / name, embedder) if r["rank"] < top]
 
 
 class CrossEncoder:
@@ -165,7 +148,7 @@ def main() -> int:
         for r, p in zip(rows, stacked(test, name), strict=True):
             r["stacked"] = p
         print(" | ".join(report(label, rows, lambda r, k=k: r[k])
-                         for label, k in (("shipped", "shipped"), ("cross-encoder", "ce"), ("stacked", "stacked"))), f"({name})")
+                         for label, k in (("shipped", "probability"), ("cross-encoder", "ce"), ("stacked", "stacked"))), f"({name})")
     return 0
 
 

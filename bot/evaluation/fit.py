@@ -59,7 +59,8 @@ def examples(folder: Path, embedder) -> list[dict]:
             if case.source and right:
                 right = Path(e.chunk.source).name == case.source
             rows.append({"corpus": folder.name, "case": case.id, "kind": case.kind, "rank": rank,
-                         "label": int(right), "features": e.features})
+                         "label": int(right), "features": e.features, "probability": e.probability,
+                         "q": case.q, "text": f"{e.chunk.section}. " + " ".join(s.text for s in e.sentences)})
     return rows
 
 
