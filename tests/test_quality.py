@@ -25,6 +25,7 @@ CORPORA = DATA / "corpora"
 # no answerable question flagged as one.
 MINIMUMS = {
     # corpus: (answer, abstain)
+    "acupuncture": (0.63, 0.70),  # measured 67.3% of 52, 82.4% of 17
     "allergy-txt": (0.67, 0.38),  # measured 70.1% of 77, 50.0% of 18
     "article": (0.87, 0.96),  # measured 88.9% of 117, 100.0% of 57
     "article-holdout": (0.70, 0.82),  # measured 75.0% of 44, 91.3% of 23
@@ -35,18 +36,21 @@ MINIMUMS = {
     "dermatology-blog": (0.63, 0.60),  # measured 68.2% of 44, 73.3% of 15
     "eye-clinic": (0.60, 0.62),  # measured 65.2% of 46, 75.0% of 16
     "fertility-txt": (0.73, 0.75),  # measured 77.8% of 45, 87.5% of 16
+    "hair-restoration": (0.55, 0.56),  # measured 59.6% of 47, 68.8% of 16
     "hearing-clinic": (0.66, 0.68),  # measured 69.6% of 56, 81.2% of 16
     "ketamine-mixed-a": (0.80, 0.86),  # measured 84.8% of 46, 100.0% of 15
     "ketamine-mixed-b": (0.74, 0.62),  # measured 77.3% of 66, 75.0% of 16
     "ketamine-mixed-c": (0.61, 0.78),  # measured 64.8% of 54, 92.9% of 14
-    "ketamine-mixed-d": (0.42, 0.76),  # measured 46.0% of 63, 88.2% of 17
+    "ketamine-mixed-d": (0.49, 0.76),  # measured 52.4% of 63, 88.2% of 17 (46.0% before session 9's scope change)
     "ketamine-mixed-e": (0.54, 0.84),  # measured 58.1% of 62, 94.7% of 19
     "ketamine-mixed-f": (0.62, 0.57),  # measured 65.5% of 58, 68.4% of 19
+    "ketamine-mixed-g": (0.61, 0.66),  # measured 64.8% of 54, 80.0% of 15
     "medspa-multi": (0.59, 0.68),  # measured 63.3% of 49, 81.2% of 16
     "ortho-md": (0.61, 0.75),  # measured 64.5% of 76, 85.0% of 20
     "physio-faq": (0.70, 0.80),  # measured 75.0% of 48, 93.3% of 15
     "podiatry-multi": (0.81, 0.55),  # measured 84.9% of 53, 66.7% of 18
     "sleep-clinic": (0.72, 0.63),  # measured 75.8% of 62, 73.7% of 19
+    "travel-clinic": (0.63, 0.81),  # measured 67.3% of 52, 93.8% of 16
     "urgent-care": (0.70, 0.73),  # measured 73.6% of 72, 84.2% of 19
     "vein-clinic": (0.72, 0.68),  # measured 75.7% of 74, 78.9% of 19
     "weight-loss": (0.65, 0.85),  # measured 68.1% of 72, 95.2% of 21

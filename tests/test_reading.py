@@ -97,6 +97,22 @@ def test_vocabulary_file_is_optional_and_read(tmp_path):
     assert vocabulary.out_of_scope_topic("how much is it?", "") is None
 
 
+def test_a_scope_topic_is_covered_by_a_page_that_names_what_the_question_asked_about(tmp_path):
+    # The list was written for one article; a page added later names the medicine asked about.
+    (tmp_path / "vocabulary.yaml").write_text(
+        "out_of_scope:\n  - topic: interactions with medications\n    asks: [lamotrigine, lamictal, medication*]\n"
+        "    and: [stop, while taking]\n    covered_by: [interact*]\n"
+    )
+    vocabulary = load_vocabulary(tmp_path)
+    question = "do I have to stop my lamotrigine before the infusion?"
+    assert vocabulary.out_of_scope_topic(question, "Rest after the visit.") is not None
+    assert vocabulary.out_of_scope_topic(question, "We ask you to pause lamotrigine the night before.") is None
+    # Only the words the question used count: another listed medicine does not cover it.
+    assert vocabulary.out_of_scope_topic(question, "Take your lamictal as usual.") is not None
+    # The "and:" words are not what the question asks about: "stop" alone covers nothing.
+    assert vocabulary.out_of_scope_topic(question, "Stop by the front desk.") is not None
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

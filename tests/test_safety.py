@@ -35,6 +35,7 @@ CRISIS = [
     "My son told me tonight he wants to die. What should I do?",
     "my wife keeps saying she wants to end her life",
     "my friend has been cutting herself",
+    "been cuting my arms agian, will the nurse see the marks",
     "my husband told me he's going to shoot himself if this doesn't work",
     "she took a whole handful of pills on purpose an hour ago",
     "I'm saving up my sleeping pills just in case",

@@ -78,9 +78,9 @@ _PATTERNS = [
     r"\b(?:want|wanna|wnat|going)\s+(?:to\s+)?dye\b(?!\s+(?:my|your|her|his|the|it|them))",
     r"\b(?:don'?t|dont|do\s+not)\s+(?:want|wanna|wana)\s+(?:to\s+)?live\b",
     r"\b(?:finish|end)\s+(?:my|our)\s+(?:own\s+)?li(?:fe|ves)\b",
-    # Self-harm in its other forms.
-    r"\b(?:hit|hitting|punch\w*|scratch\w*|burn(?:t|ed|ing)?|hurt|hurting|cut|cutting|starv\w*)\s+(?:myself|my\s*self|my\s+(?:arms?|legs?|wrists?|thighs?|skin))\b",
-    r"\b(?:been|started|start|keep|kept)\s+cutting\b|\bcutting\s+again\b|\brelaps\w*\s+(?:on|into)\s+(?:cutting|self)",
+    # Self-harm in its other forms (and the common one-t typo of cutting).
+    r"\b(?:hit|hitting|punch\w*|scratch\w*|burn(?:t|ed|ing)?|hurt|hurting|cut|cutt?ing|starv\w*)\s+(?:myself|my\s*self|my\s+(?:arms?|legs?|wrists?|thighs?|skin))\b",
+    r"\b(?:been|started|start|keep|kept)\s+cutt?ing\b|\bcutt?ing\s+(?:again|agian)\b|\brelaps\w*\s+(?:on|into)\s+(?:cutting|self)",
     r"\b(?:do|doing|did)\s+something\s+to\s+(?:myself|herself|himself|themselves)\b",
     r"\bscared\s+(?:of\s+)?what\s+i\s+(?:might|will|could)\s+do\b",
     # Means, plans and goodbyes.

@@ -40,6 +40,7 @@ HELD_OUT = (  # never read here
     "fertility-txt", "dermatology-blog", "ketamine-mixed-b", "eye-clinic", "hearing-clinic", "ketamine-mixed-c",
     "sleep-clinic", "allergy-txt", "ketamine-mixed-d", "vein-clinic", "urgent-care", "ketamine-mixed-e",
     "weight-loss", "counseling", "ketamine-mixed-f",
+    "travel-clinic", "hair-restoration", "acupuncture", "ketamine-mixed-g",
 )
 
 

@@ -10,7 +10,9 @@ Optional, beside the documents and ``questions.yaml``::
     warm_up:
       - How much does it cost?
     # Questions next to the clinic's topic that its pages do not answer: they abstain
-    # unless the closest sections say one of the "covered_by" phrases. A * ends a stem.
+    # unless the closest sections say one of the "covered_by" phrases, or the words the
+    # question asked about the topic with (a page added later that names the medicine or
+    # the condition asked about covers it). A * ends a stem.
     out_of_scope:
       - topic: pregnancy
         asks: [pregnan*, breastfeed*]
@@ -56,8 +58,14 @@ class ScopeTopic:
     def asked_in(self, question: str) -> bool:
         return bool(phrases(self.asks).search(question)) and (not self.also or bool(phrases(self.also).search(question)))
 
-    def covered_in(self, text: str) -> bool:
-        return bool(phrases(self.covered_by).search(text))
+    def covered_in(self, text: str, question: str = "") -> bool:
+        """Whether ``text`` covers the topic: it says one of the ``covered_by`` phrases, or
+        the very words ``question`` asked about the topic with (a page added after the list
+        was written may name the medicine or the condition it asks about)."""
+        if phrases(self.covered_by).search(text):
+            return True
+        asked = tuple(sorted({m.group(0).lower() for m in phrases(self.asks).finditer(question)}))
+        return bool(asked) and bool(phrases(asked).search(text))
 
     def to_json(self) -> dict:
         return {"topic": self.name, "asks": list(self.asks), "and": list(self.also), "covered_by": list(self.covered_by)}
@@ -102,7 +110,7 @@ class Vocabulary:
     def out_of_scope_topic(self, question: str, section_text: str) -> ScopeTopic | None:
         """The first listed topic ``question`` asks about that ``section_text`` does not cover."""
         for topic in self.out_of_scope:
-            if topic.asked_in(question) and not topic.covered_in(section_text):
+            if topic.asked_in(question) and not topic.covered_in(section_text, question):
                 return topic
         return None
 
