@@ -38,7 +38,7 @@ from bot.answer import compose  # noqa: E402
 from bot.answer.answerability import FEATURES, AnswerabilityModel  # noqa: E402
 from bot.answer.forms import gives  # noqa: E402
 from bot.answer.query import prepare  # noqa: E402
-from bot.evaluation.fit import HELD_OUT, TUNING, choose_threshold, examples, fit, outcomes  # noqa: E402
+from bot.evaluation.fit import HELD_OUT, TUNING, choose_threshold, examples, fit, outcomes, pass_rates  # noqa: E402
 
 CORPORA = Path("tests/data/corpora")
 _DIGIT = re.compile(r"\d")
@@ -59,23 +59,23 @@ def sentence_rows(folder: Path, embedder) -> list[dict]:
         query = prepare([case.q], retriever, embedder)[" ".join(case.q.split())]
         evidence = retriever.evidence(query.vector, query.terms, query.word_vectors, query.forms)
         facts = [evaluation.normalized(f) for f in case.facts]
+        near = retriever.words.soft_matches(query.terms, query.word_vectors)  # once per question
         for place, section in enumerate(evidence[:3]):
             wrong_source = case.source and Path(section.chunk.source).name != case.source
             labels = [int(not wrong_source and any(f in evaluation.normalized(s.text) for f in facts)) for s in section.sentences]
             if any(labels):
-                sentences = [dict(label=y, **sentence_features(retriever, query, section, k)) for k, y in enumerate(labels)]
+                sentences = [dict(label=y, **sentence_features(retriever, query, near, section, k)) for k, y in enumerate(labels)]
                 rows.append(dict(corpus=folder.name, case=case.id, place=place, sentences=sentences))
     return rows
 
 
-def sentence_features(retriever, query, section, k: int) -> dict:
+def sentence_features(retriever, query, near: np.ndarray, section, k: int) -> dict:
     s = section.sentences[k]
     terms, top = query.terms, max(x.score for x in section.sentences)
     own = retriever.sentence_terms(s.row)[s.index]
     soft = focus = shared = 0.0
     if terms.stems:
         weights = np.array([terms.weights[t] for t in terms.stems])
-        near = retriever.words.soft_matches(terms, query.word_vectors)
         matches = retriever.words.matches(terms, near, retriever._sentence_words(s.row)[s.index], own)
         soft, focus = float(matches @ weights / weights.sum()), float(matches[terms.stems.index(terms.focus)])
         shared = retriever.words.coverage(terms, own)[0]
@@ -116,7 +116,9 @@ class Trees:
 
         y = np.array([r["label"] for r in rows])
         weight = np.where(y == 1, (len(y) - y.sum()) / max(y.sum(), 1), 1.0)
-        self.model = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0)
+        self.model = HistGradientBoostingClassifier(
+            max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0, random_state=0
+        )
         self.model.fit(_matrix(rows), y, sample_weight=weight)
         self.known: dict[int, float] = {}
 
@@ -133,11 +135,8 @@ def _matrix(rows: list[dict]) -> np.ndarray:
     return np.array([[r["features"][f] for f in FEATURES] for r in rows])
 
 
-def rates(rows: list[dict], model, threshold: float) -> tuple[float, float]:
-    found = outcomes(rows, model).values()
-    answered = [p >= threshold and right for kind, p, right in found if kind == "answer"]
-    abstained = [p < threshold for kind, p, _ in found if kind == "abstain"]
-    return float(np.mean(answered)), float(np.mean(abstained))
+def rates(rows: list[dict], model, threshold: float) -> tuple[float | None, float | None]:
+    return pass_rates(outcomes(rows, model).values(), threshold)
 
 
 def sections(rows: dict[str, list[dict]]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -175,7 +174,7 @@ def sentences(rows: dict[str, list[dict]]) -> dict[str, dict[str, tuple[float, .
         y = np.array([s["label"] for r in train for s in r["sentences"]])
         mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-9
         logistic = LogisticRegression(class_weight="balanced", max_iter=3000).fit((features - mean) / scale, y)
-        trees = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200).fit(features, y)
+        trees = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, random_state=0).fit(features, y)
         for corpus in (n for n in rows if clinic(n) == left_out):
             best = [r for r in rows[corpus] if r["place"] == 0]
             ranked = {

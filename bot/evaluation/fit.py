@@ -95,6 +95,15 @@ def outcomes(rows: list[dict], model: AnswerabilityModel) -> dict[tuple[str, str
     return best
 
 
+def pass_rates(items, threshold: float) -> tuple[float | None, float | None]:
+    """Of per-question outcomes (kind, best probability, whether that section is right): the
+    share of answerable questions answered from the right section at ``threshold``, and the
+    share of the others that abstain (None when there are none)."""
+    answers = [p >= threshold and right for kind, p, right in items if kind == "answer"]
+    abstains = [p < threshold for kind, p, _ in items if kind == "abstain"]
+    return tuple(sum(v) / len(v) if v else None for v in (answers, abstains))
+
+
 def choose_threshold(rows: list[dict], model: AnswerabilityModel) -> tuple[float, float]:
     """The threshold with the best mean over corpora of (answer rate + abstain rate) / 2."""
     per_question = outcomes(rows, model)
@@ -104,9 +113,7 @@ def choose_threshold(rows: list[dict], model: AnswerabilityModel) -> tuple[float
         scores = []
         for corpus in corpora:
             items = [v for k, v in per_question.items() if k[0] == corpus]
-            answers = [p >= t and right for kind, p, right in items if kind == "answer"]
-            abstains = [p < t for kind, p, _ in items if kind == "abstain"]
-            rates = [sum(v) / len(v) for v in (answers, abstains) if v]
+            rates = [r for r in pass_rates(items, t) if r is not None]
             scores.append(sum(rates) / len(rates))
         best = max(best, (float(np.mean(scores)), round(float(t), 2)))
     return best[1], best[0]
