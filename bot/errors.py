@@ -30,3 +30,8 @@ class IndexMismatch(BotError):
 
 class IndexCorrupt(BotError):
     """An index file is missing, truncated or unreadable."""
+
+
+class ModelMissing(BotError):
+    """A model the repository ships (``models/``) is missing, incomplete or unreadable; the
+    message names the file and how to restore or retrain it."""

@@ -30,6 +30,8 @@ class Settings:
     # Safety
     crisis_text: str = DEFAULT_CRISIS_TEXT
     crisis_contacts: tuple[str, ...] = ("988", "911")
+    # The learned crisis check's folder (bot/safety/model.py; its card is the folder's README)
+    crisis_model: Path = Path("models/crisis")
     # Request limits
     max_message_chars: int = 1000
     max_history_turns: int = 20

@@ -9,6 +9,7 @@ import pytest
 from serving import Server
 
 from bot.answer.service import Bot
+from bot.safety.check import CrisisCheck
 from bot.search.embedder import MiniLMEmbedder
 from bot.search.hash_embedder import HashEmbedder
 from bot.search.reindex import reindex
@@ -21,12 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests/test_quality.py.
 CORPUS = ROOT / "tests" / "data" / "corpora" / "article" / "corpus"
 LIVE_CORPUS = ROOT / "corpus"
+CRISIS_MODEL = ROOT / "models" / "crisis"
 
 
 # The fast tier (make test-fast, `pytest -m fast`): every test that needs no model, no server
 # and no browser. A test is in it unless it asks, directly or through another fixture, for
 # one of these, or is marked ``slow`` (it starts a model, a server or Chromium by itself).
-NEEDS_MORE_THAN_CODE = frozenset({"embedder", "browser", "server", "postgres"})
+NEEDS_MORE_THAN_CODE = frozenset({"embedder", "crisis_check", "browser", "server", "postgres"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,8 +70,14 @@ def settings(index_dir) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def bot(settings, embedder) -> Bot:
-    return Bot.load(settings, embedder)
+def crisis_check() -> CrisisCheck:
+    """The shipped crisis check (models/crisis), loaded once."""
+    return CrisisCheck.load(CRISIS_MODEL)
+
+
+@pytest.fixture(scope="session")
+def bot(settings, embedder, crisis_check) -> Bot:
+    return Bot.load(settings, embedder, crisis=crisis_check)
 
 
 @pytest.fixture()

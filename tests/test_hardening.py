@@ -291,6 +291,22 @@ def test_crisis_messages_are_never_withheld_by_the_limiter():
     assert status == 200 and body["crisis"] is True and "988" in body["answer"]
 
 
+def test_a_crisis_the_model_recognises_is_never_withheld_either(crisis_check):
+    """No sure sign, so the limiter is consulted; the crisis model is asked before a refusal,
+    and while the bot loads."""
+    message = "do you take insurance? doesnt matter much, i wont be around to pay the bill"
+    bot = StubBot()
+    app_holder = BotHolder(replace(Settings(corpus_dir=CORPUS), rate_limit=1, rate_burst=1))
+    app_holder.bot, app_holder.crisis = bot, crisis_check
+    app = create_api(app_holder)
+    assert hammer(app, 2) == [200, 429]
+    assert hammer(app, 3, message=message) == [200] * 3
+    loading = BotHolder(replace(Settings(), rate_limit=1, rate_burst=1))
+    loading.crisis = crisis_check
+    status, _, body, _ = asgi_post(create_api(loading), [json.dumps({"message": message}).encode()], JSON)
+    assert status == 200 and body["crisis"] is True and "988" in body["answer"]
+
+
 def test_a_spoofed_x_forwarded_for_does_not_buy_a_new_bucket():
     app, _ = stub_api(rate_limit=30, rate_burst=2)
     body = b'{"message": "hi"}'

@@ -80,7 +80,7 @@ def test_a_corpus_of_markdown_quotes_clean_sentences(tmp_path):
     assert chunks[0].sentences == ("Most people feel very little; see aftercare.",)
 
 
-def test_vocabulary_file_is_optional_and_read(tmp_path):
+def test_vocabulary_file_is_optional_and_read(tmp_path, caplog):
     assert load_vocabulary(tmp_path).synonyms == {}
     (tmp_path / "vocabulary.yaml").write_text(
         "synonyms:\n  price: [cost]\n  throw up: [nausea]\nwarm_up:\n  - how much is it?\n"
@@ -90,7 +90,7 @@ def test_vocabulary_file_is_optional_and_read(tmp_path):
     vocabulary = load_vocabulary(tmp_path)
     assert vocabulary.synonyms["price"] == ("cost",) and vocabulary.synonyms["throw"] == ("nausea",)
     assert vocabulary.warm_up == ("how much is it?",)
-    assert vocabulary.crisis_lookalikes == ("does the laser kill hair for good",)
+    assert "'crisis_lookalikes' is no longer read" in caplog.text  # a retired key loads, with a warning
     (topic,) = vocabulary.out_of_scope
     assert vocabulary.out_of_scope_topic("can I do this while pregnant?", "Rest after the visit.") == topic
     assert vocabulary.out_of_scope_topic("can I do this while pregnant?", "Not during pregnancy.") is None

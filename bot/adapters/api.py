@@ -33,10 +33,10 @@ from bot.adapters.guard import SignInGuard, replay_body
 from bot.adapters.openapi import openapi_document
 from bot.adapters.pages import render_document
 from bot.adapters.security import SecurityHeaders, check_origins
-from bot.answer.safety import is_crisis
 from bot.errors import CorpusError
 from bot.ingest.corpus import corpus_files, document_name, parse_document
 from bot.replies import Reply
+from bot.safety.patterns import sure_sign
 from bot.serve.inputs import ChatRequest, InvalidRequest
 from bot.serve.ratelimit import RateLimiter, client_key, retry_after
 from bot.serve.runtime import BotHolder
@@ -228,13 +228,17 @@ def _add_chat(api: FastAPI, holder: BotHolder) -> None:
             return exc.response(await too_many(request))
         except InvalidRequest as exc:
             return await too_many(request) or error(422, "invalid_request", str(exc))
-        crisis = is_crisis(chat_request.message)
+        # Crisis messages are never withheld, by the limiter or while the bot loads: a sure
+        # sign is read here at once; the crisis model is asked only when the message would
+        # otherwise be refused (the bot asks it anyway when it answers).
+        crisis = sure_sign(chat_request.message)
         if not crisis and (limited := await too_many(request)) is not None:
-            return limited  # crisis messages are never withheld by the limiter
+            if not await run_in_threadpool(holder.is_crisis, chat_request.message):
+                return limited
+            crisis = True
         bot = holder.bot
         if bot is None:
-            # Crisis replies never wait for the model or the index.
-            if crisis:
+            if crisis or await run_in_threadpool(holder.is_crisis, chat_request.message):
                 return answered(request, chat_request.message, holder.crisis_only(), started)
             return error(503, "not_ready", "the bot is starting; try again in a few seconds", {"Retry-After": "5"})
         reply = await run_in_threadpool(bot.answer, chat_request.message, chat_request.history)

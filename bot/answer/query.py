@@ -26,7 +26,6 @@ class Query:
     text: str  # as written (whitespace collapsed)
     searched: str  # spelling corrected: what is searched
     vector: np.ndarray  # of ``searched``
-    written_vector: np.ndarray  # of ``text`` (the crisis check reads the message as written)
     terms: QueryTerms
     word_vectors: dict[str, np.ndarray]
     forms: tuple[Form, ...]  # the kinds of answer its form asks for
@@ -37,11 +36,11 @@ def prepare(texts: Sequence[str], retriever: Retriever, embedder: Embedder) -> d
     texts = list(dict.fromkeys(" ".join(t.split()) for t in texts))
     searched = {t: retriever.words.correct_spelling(t) for t in texts}
     content = {w for s in searched.values() for w in retriever.words.query_words(s)}
-    batch = list(dict.fromkeys([*texts, *searched.values(), *sorted(content)]))
+    batch = list(dict.fromkeys([*searched.values(), *sorted(content)]))
     vectors = dict(zip(batch, embedder.encode(batch), strict=True)) if batch else {}
     words = {w: vectors[w] for w in content}
     out = {}
     for text in texts:
         s = searched[text]
-        out[text] = Query(text, s, vectors[s], vectors[text], retriever.words.query_terms(s, words), words, asked_forms(s))
+        out[text] = Query(text, s, vectors[s], retriever.words.query_terms(s, words), words, asked_forms(s))
     return out

@@ -13,10 +13,10 @@ from bot.answer.followups import readings
 from bot.answer.parts import split_parts
 from bot.answer.query import Query, prepare
 from bot.answer.retrieval import Retriever
-from bot.answer.safety import CrisisDetector
 from bot.errors import CorpusError
 from bot.ingest.corpus import corpus_hash
 from bot.replies import Citation, Reply, ReplyKind, Turn
+from bot.safety.check import CrisisCheck
 from bot.search.embedder import Embedder, MiniLMEmbedder
 from bot.search.load import LoadedIndex, load_index
 from bot.settings import Settings
@@ -40,14 +40,17 @@ class IndexStatus:
 class Bot:
     """Answers questions from one loaded index. Thread-safe; build one per process."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings, retriever: Retriever | None = None) -> None:
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings, retriever: Retriever | None = None,
+                 crisis: CrisisCheck | None = None) -> None:
+        """``crisis``: the crisis check a server loaded once (otherwise loaded from
+        ``settings.crisis_model``); every index it serves shares it."""
         self.settings = settings
         self.embedder = embedder
         self.index = index
         self.retriever = retriever or Retriever(index, embedder)
         self.threshold = self.retriever.model.threshold
         self.contacts: Contacts = find_contacts(index.chunks)
-        self.crisis = CrisisDetector(embedder, lookalikes=index.vocabulary.crisis_lookalikes)
+        self.crisis = crisis or CrisisCheck.load(settings.crisis_model)
         self._summary = summary_chunks(index.chunks)
         sections = {(c.source, c.anchor) for c in index.chunks}
         counts: dict[str, int] = {}
@@ -59,11 +62,11 @@ class Bot:
         self._generic = frozenset(w.strip("?") for w, n in counts.items() if n >= max(2, len(sections) // 2))
 
     @classmethod
-    def load(cls, settings: Settings, embedder: Embedder | None = None) -> Bot:
-        """Load the model (unless given) and the index named by ``settings``."""
+    def load(cls, settings: Settings, embedder: Embedder | None = None, crisis: CrisisCheck | None = None) -> Bot:
+        """Load the models (unless given) and the index named by ``settings``."""
         embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None, traced=settings.traced_model)
         index = load_index(settings.index_dir, embedder)
-        bot = cls(index, embedder, settings)
+        bot = cls(index, embedder, settings, crisis=crisis)
         status = bot.index_status()
         if status.stale:
             logger.warning("the index in %s is stale: the corpus changed since it was built; run 'python -m bot index'", settings.index_dir)
@@ -101,13 +104,14 @@ class Bot:
         parts, each read with the conversation only where it leans on it)."""
         started = time.perf_counter()
         message = " ".join(message.split())  # "do  i  need" must read as "do i need"
+        crisis = self.crisis.is_crisis(message)  # before anything else, on the message as written
         parts = split_parts(message)
         plans = [(part, readings(part, history if i == 0 else (*history, Turn("user", parts[i - 1])), self._generic)) for i, part in enumerate(parts)]
         if len(parts) > 1:
             plans.append((message, readings(message, history, self._generic)))
         queries = prepare([message, *(r for _, (rs, _) in plans for r in rs)], self.retriever, self.embedder)
         written = queries[message]
-        if self.crisis.is_crisis(message, written.written_vector):
+        if crisis:
             reply = self._crisis(message, plans, queries)
         elif asks_for_contact(written.searched) and (contact := self._contact_reply(written.searched)) is not None:
             reply = contact

@@ -18,10 +18,6 @@ Optional, beside the documents and ``questions.yaml``::
         asks: [pregnan*, breastfeed*]
         and: []            # optional: the question must also say one of these
         covered_by: [pregnan*, breastfeed*]
-    # Ordinary questions about the clinic's topic that sound dark: the crisis check's
-    # closeness-in-meaning stage must not take them for a crisis (its patterns still apply).
-    crisis_lookalikes:
-      - does ketamine kill pain
 
 Knowledge about a clinic's subject lives here, with its content, never in code: the bot
 works without the file, and another clinic's file says other things. Mistakes are errors
@@ -30,6 +26,7 @@ naming the file and line, like every corpus file.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -42,7 +39,12 @@ from bot.ingest.corpus import VOCABULARY_FILES, display_path
 from bot.ingest.outline import read_text
 from bot.ingest.text import words
 
-_KEYS = ("synonyms", "warm_up", "out_of_scope", "crisis_lookalikes")
+logger = logging.getLogger(__name__)
+
+_KEYS = ("synonyms", "warm_up", "out_of_scope")
+# Read until session 10, when the crisis check became a learned model that knows ordinary
+# questions with dark words by itself (bot/safety/): a file that still has it loads, with a warning.
+_RETIRED = ("crisis_lookalikes",)
 _TOPIC_KEYS = ("topic", "asks", "and", "covered_by")
 
 
@@ -88,14 +90,12 @@ class Vocabulary:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a visitor's word -> the pages' words
     warm_up: tuple[str, ...] = ()
     out_of_scope: tuple[ScopeTopic, ...] = ()
-    crisis_lookalikes: tuple[str, ...] = ()  # ordinary questions about the topic that sound dark
 
     def to_json(self) -> dict:
         return {
             "synonyms": {k: list(v) for k, v in self.synonyms.items()},
             "warm_up": list(self.warm_up),
             "out_of_scope": [t.to_json() for t in self.out_of_scope],
-            "crisis_lookalikes": list(self.crisis_lookalikes),
         }
 
     @classmethod
@@ -105,7 +105,7 @@ class Vocabulary:
             for t in data.get("out_of_scope") or ()
         )
         synonyms = {k: tuple(v) for k, v in (data.get("synonyms") or {}).items()}
-        return cls(synonyms, tuple(data.get("warm_up") or ()), topics, tuple(data.get("crisis_lookalikes") or ()))
+        return cls(synonyms, tuple(data.get("warm_up") or ()), topics)
 
     def out_of_scope_topic(self, question: str, section_text: str) -> ScopeTopic | None:
         """The first listed topic ``question`` asks about that ``section_text`` does not cover."""
@@ -144,8 +144,11 @@ def load_vocabulary(root: Path) -> Vocabulary:
     synonyms: dict[str, tuple[str, ...]] = {}
     warm_up: list[str] = []
     topics: list[ScopeTopic] = []
-    lookalikes: list[str] = []
     for key, value in tree.value:
+        if key.value in _RETIRED:
+            logger.warning("%s:%d: '%s' is no longer read (the crisis check is a learned model, models/crisis/): "
+                           "remove it", display, _line(key), key.value)
+            continue
         if key.value not in _KEYS:
             raise CorpusError(display, _line(key), f"unknown key {key.value!r}: the file has only {' and '.join(_KEYS)}")
         if key.value == "synonyms":
@@ -157,12 +160,11 @@ def load_vocabulary(root: Path) -> Vocabulary:
                     raise CorpusError(display, _line(targets), f"'{word.value}': give the pages' words as a list, e.g. [cost]")
                 for visitor_word in words(str(word.value)) or [str(word.value).lower()]:
                     synonyms[visitor_word] = tuple(dict.fromkeys(w for t in listed for w in words(str(t.value))))
-        elif key.value in ("warm_up", "crisis_lookalikes"):
-            listed = _text_list(value, display, f"'{key.value}:' takes a list of questions, one per '- ' line")
-            (warm_up if key.value == "warm_up" else lookalikes).extend(listed)
+        elif key.value == "warm_up":
+            warm_up.extend(_text_list(value, display, "'warm_up:' takes a list of questions, one per '- ' line"))
         else:
             topics.extend(_topics(value, display))
-    return Vocabulary(synonyms, tuple(warm_up), tuple(topics), tuple(lookalikes))
+    return Vocabulary(synonyms, tuple(warm_up), tuple(topics))
 
 
 def _text_list(node: yaml.Node, display: str, message: str) -> tuple[str, ...]:

@@ -30,6 +30,8 @@ import faiss
 from bot.answer.service import Bot, IndexStatus
 from bot.errors import BotError
 from bot.replies import Reply, ReplyKind, Turn
+from bot.safety.check import CrisisCheck
+from bot.safety.patterns import sure_sign
 from bot.search.embed_cache import Progress
 from bot.search.embedder import SERVING_TORCH_THREADS, Embedder, MiniLMEmbedder
 from bot.search.folder import read_manifest
@@ -104,6 +106,7 @@ class BotHolder:
         self.ready = threading.Event()
         self.load_seconds: float | None = None
         self.embedder: Embedder | None = None  # what the bot encodes with (the wrapped model)
+        self.crisis: CrisisCheck | None = None  # loaded first, once, and shared by every index served
         self.answer_cache = AnswerCache(settings.answer_cache_size) if settings.answer_cache_size > 0 else None
         self._batcher: BatchingEmbedder | None = None
         self._warmer: threading.Thread | None = None
@@ -118,7 +121,10 @@ class BotHolder:
         started = time.perf_counter()
         try:
             self._tried = self._current_build_id()
-            bot = Bot.load(self.settings, self._serving_embedder(embedder))
+            # The crisis check first: while the index loads, a crisis message is recognised
+            # by the model as well as by the sure signs.
+            self.crisis = CrisisCheck.load(self.settings.crisis_model)
+            bot = Bot.load(self.settings, self._serving_embedder(embedder), crisis=self.crisis)
             self._warm_words(own_model=embedder is None)
             bot.warm_up()
         except Exception as exc:  # reported by /healthz; the server stays up for crisis replies
@@ -260,7 +266,7 @@ class BotHolder:
             self._tried = build_id
             started = time.perf_counter()
             try:
-                bot = Bot.load(self.settings, self._serving_embedder())
+                bot = Bot.load(self.settings, self._serving_embedder(), crisis=self.crisis)
                 bot.warm_up()
             except Exception as exc:
                 served = self.served_build_id()
@@ -292,6 +298,11 @@ class BotHolder:
     def reload_info(self) -> dict:
         """Reload status and the build served, for ``/healthz``."""
         return {**self.reload_status.to_json(), "served": self.served_build_id()}
+
+    def is_crisis(self, message: str) -> bool:
+        """The crisis check, with the model once it is loaded (the sure signs before)."""
+        crisis = self.crisis
+        return crisis.is_crisis(message) if crisis is not None else sure_sign(message)
 
     def crisis_only(self) -> Reply:
         return Reply(self.settings.crisis_text, ReplyKind.CRISIS, reason="the message speaks of suicide or self-harm")

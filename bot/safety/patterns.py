@@ -1,9 +1,14 @@
-"""Crisis detection: runs on every message before anything else.
+"""The floor of the crisis check: sure signs of suicide or self-harm risk.
 
-Patterns look for first-person self-harm or suicide intent, explicit or indirect, and
-tolerate lower case, missing apostrophes and common misspellings. Figures of speech about
-pain ("does ketamine kill pain?", "my back is killing me") do not match: the patterns need
-the person as the object of the harm or a statement about not wanting to live.
+These patterns never decide that a message is *not* a crisis; the learned model
+(:mod:`bot.safety.model`) does the recognising. They stay for two reasons: the API reads them
+before the model is loaded (a crisis message is answered while the bot starts, and is never
+refused by the rate limit), and a message they match needs no model to be sure of.
+
+A pattern stays here only while it matches no look-alike of the training collection
+(``training/crisis/``: idioms, suicide as a subject, accidents, a resolved past, ...):
+``tests/test_safety.py`` holds every one to that. A form people use that these miss is the
+model's to learn, from more data, not a new pattern's.
 """
 
 from __future__ import annotations
@@ -15,27 +20,21 @@ from bot.ingest.text import normalize
 
 _ME = r"(?:my\s*self|myself|my\s+own\s+life|my\s+life)"
 _PATTERNS = [
-    # suicide and its misspellings: suicide, suicidal, sucide, suicde, suicidial, suiside
-    # (not "suicide prevention" or "suicide research": a student's or a reader's topic)
-    r"\bsu+(?:i?c+i+|ic+)d+(?:e|es|al|ial|ing)?\b(?!\s+(?:prevention|research|rates?|statistics|studies|awareness))",
-    r"\bsuicid\w*\b(?!\s+(?:prevention|research|rates?|statistics|studies|awareness))|\bsuis+id\w*|\bsuacid\w*|\bunalive",
+    # The visitor's own wish to die or suicidal state, said in the first person (and never of
+    # the past: "I was suicidal years ago" is a look-alike).
+    r"\bi\s+(?:just\s+|really\s+|honestly\s+|kinda\s+|still\s+)?(?:want|wanna|wish)\s+(?:to\s+)?(?:die|be\s+dead)\b",
+    r"\b(?:i'?m|i\s+am|feeling|getting)\s+(?:so\s+|really\s+|very\s+|kinda\s+|pretty\s+|a\s+bit\s+|more\s+)?su+i?c+i+d+(?:a|e)l\b",
+    r"\b(?:i'?m|i\s+am|been|keep|still)\s+having\s+(?:daily\s+|constant\s+|more\s+|bad\s+)?su+i?c+i+d+(?:a|e)l\s+(?:thoughts|urges|feelings)\b|"
+    r"^\s*having\s+su+i?c+i+d+(?:a|e)l\s+(?:thoughts|urges|feelings)\b",
     r"\bkill(?:ing|ed)?\s+" + _ME,
     r"\bk\s*m\s*s\b",
     r"\b(?:want|wish|need)\s+(?:someone\s+|somebody\s+|you\s+)?to\s+kill\s+me\b",
-    r"\b(?:end|ending|take|taking|took)\s+(?:it\s+all|my\s+(?:own\s+)?life|my\s*self|myself)\b",
-    r"\bend(?:ing)?\s+(?:it|things|everything)\b(?!\s+(?:session|treatment|early|sooner))",
-    r"\b(?:want|wanna|wish|going|ready|plan(?:ning)?|trying)\s+(?:to\s+)?(?:die|be\s+dead|not\s+(?:be\s+)?(?:alive|here|exist))\b",
     r"\bwish\s+i\s+(?:was|were|could\s+be)\s+dead\b",
     r"\bwish\s+i\s+(?:had\s+never\s+been\s+born|wasn'?t\s+(?:alive|here|born))\b",
     r"\b(?:don'?t|do\s+not|dont|no\s+longer)\s+want\s+to\s+(?:live|be\s+(?:alive|here)|exist|wake\s+up|go\s+on|keep\s+going)\b",
     r"\b(?:not|never)\s+wake\s+up\b",
-    r"\b(?:hurt|harm|cut|cutting|hurting|harming|burn|burning|starve|starving)\s+" + _ME,
-    r"\bself[\s-]*harm\w*",
     # Someone else at risk ("my son told me he wants to die"): a worried parent or friend
     # needs the same numbers (988 takes calls about someone else).
-    r"\b(?:wants|wanted|wanting)\s+to\s+(?:die|be\s+dead|end\s+(?:his|her|their)\s+(?:own\s+)?life)\b",
-    r"\b(?:kill(?:s|ing|ed)?|hurt(?:s|ing)?|harm(?:s|ing|ed)?|cut(?:s|ting)?)\s+(?:him|her|them)sel(?:f|ves)\b",
-    r"\b(?:end(?:s|ed|ing)?|take|takes|took|taking)\s+(?:his|her|their)\s+(?:own\s+)?life\b",
     r"\b(?:no|(?:don'?t|dont|do\s+not|can'?t|cant|cannot)\s+see\s+(?:a|any|the))\s+(?:reason|point|purpose)\s+(?:to|in|for|of)\s+"
     r"(?:live|living|wake|waking|go(?:ing)?\s+on|keep(?:ing)?\s+going|be(?:ing)?\s+(?:alive|here)|life|anything|tomorrow)\b",
     r"\b(?:what'?s|whats|what\s+is)\s+the\s+point\s+(?:of\s+(?:living|life|going\s+on|anything|it\s+all)|in\s+(?:living|life|going\s+on)|anymore)\b",
@@ -44,18 +43,13 @@ _PATTERNS = [
     r"\b(?:giv(?:e|es|ing|en)|gave)\s+(?:away\s+)?(?:all\s+(?:of\s+)?)?(?:my|his|her|their)\s+(?:things|stuff|belongings|possessions|pets?|cat|dog|jewelry|jewellery|clothes)\s+away\b|\bgiv(?:e|es|ing|en)\s+away\s+(?:all\s+)?(?:of\s+)?(?:my|his|her|their)\s+(?:things|stuff|belongings|possessions|jewelry|jewellery|clothes|pets?)\b",
     # Typos of cutting (cuttng, cuting) and harming oneself.
     r"\bcut+(?:i?n?g|s)?\s+(?:my\s*self|myself|him\s*self|her\s*self|them\s*selves)\b",
-    r"\b(?:can'?t|cannot|cant|(?:don'?t|dont)\s+think\s+i\s+can)\s+(?:go\s+on|keep\s+going|hold\s+on\b(?!\s+(?:to|for\s+the))|"
-    r"do\s+(?:this|ths|tis|it)\s+(?:any\s*more|much\s+longer)|take\s+(?:it|this)\s+any\s*more|live\s+like\s+this)\b",
     r"\b(?:life|living)\s+(?:is|isn'?t|feels)\s+(?:not\s+)?(?:worth\s+living|pointless|meaningless)\b",
     r"\bnot\s+worth\s+living\b",
     r"\b(?:thinking\s+(?:about|of)|want\s+to|going\s+to|gonna|plan(?:ning)?\s+to|might)\s+(?:overdos\w*|od\b)",
-    r"\boverdos\w*\b(?:.{0,30}\bon\s+purpose\b|\s+(?:myself|to\s+die)\b)",
-    r"\b(?:lethal|fatal|deadly)\s+(?:dose|amount)\b",
     r"\b(?:take|taking|swallow\w*)\s+(?:all\s+(?:of\s+)?(?:my|the|them|these|those)|them\s+all|the\s+whole\s+(?:bottle|pack))\b",
     r"\b(?:pills?|meds)\s+(?:saved|stockpiled|stashed|hoarded)|(?:saved|stockpil\w*|hoard\w*|stash\w*)\s+(?:up\s+)?(?:(?:my|his|her|their)\s+)?"
     r"(?:pills|meds|medication|morphine|oxy\w*|opioids|insulin|sleeping\s+pills|tablets|\w+pam)\b",
     r"\btook\s+(?:too\s+many|a\s+bunch\s+of|all\s+(?:my|the))\s+(?:pills|tablets)\b",
-    r"\b(?:hang|shoot|drown|stab|poison)\s+" + _ME + r"\b",
     r"\b(?:hang|shoot|drown|stab|poison)(?:s|ing)?\s+(?:him|her|them)sel(?:f|ves)\b",
     # "everyone would be better off if I just wasn't around"
     r"\bbetter\s+off\s+if\s+(?:i|he|she|they)\s+(?:just\s+|simply\s+)?(?:(?:wasn'?t|weren'?t|wasnt|werent|was\s+not|were\s+not)\s+"
@@ -72,14 +66,10 @@ _PATTERNS = [
     r"\bgive\s+up\s+on\s+(?:life|living|everything)\b",
     r"\b(?:nobody|no\s+one|noone)\s+(?:would|will)\s+(?:miss|care|notice)\b",
     r"\bgoodbye\s+(?:forever|cruel\s+world|everyone)\b",
-    r"\bcrisis\s+line\b|\bhotline\b",
     # Slang and misspellings people use online.
-    r"\bunaliv\w*|\bctb\b|\bsewer\s*slide|\bsui\s*side\b",
     r"\b(?:want|wanna|wnat|going)\s+(?:to\s+)?dye\b(?!\s+(?:my|your|her|his|the|it|them))",
     r"\b(?:don'?t|dont|do\s+not)\s+(?:want|wanna|wana)\s+(?:to\s+)?live\b",
-    r"\b(?:finish|end)\s+(?:my|our)\s+(?:own\s+)?li(?:fe|ves)\b",
     # Self-harm in its other forms (and the common one-t typo of cutting).
-    r"\b(?:hit|hitting|punch\w*|scratch\w*|burn(?:t|ed|ing)?|hurt|hurting|cut|cutt?ing|starv\w*)\s+(?:myself|my\s*self|my\s+(?:arms?|legs?|wrists?|thighs?|skin))\b",
     r"\b(?:been|started|start|keep|kept)\s+cutt?ing\b|\bcutt?ing\s+(?:again|agian)\b|\brelaps\w*\s+(?:on|into)\s+(?:cutting|self)",
     r"\b(?:do|doing|did)\s+something\s+to\s+(?:myself|herself|himself|themselves)\b",
     r"\bscared\s+(?:of\s+)?what\s+i\s+(?:might|will|could)\s+do\b",
@@ -105,12 +95,10 @@ _PATTERNS = [
     r"\bready\s+to\s+(?:let\s+go|die|go)\s+(?:for\s+good|forever)\b|\btired\s+of\s+(?:living|being\s+alive)\b",
     r"\bi\s+can'?t\s+(?:anymore|any\s+more|do\s+it\s+anymore)\s*[.!]*$|^\s*i\s+cant\s+anymore\b",
     r"\bwish(?:es)?\s+(?:she|he|they|i)\s+(?:wouldn'?t|would\s+not|wouldnt)\s+wake\s+up\b",
-    r"\b(?:tried|attempted)\s+(?:to\s+)?(?:overdose|od\b|suicide|kill\s+(?:myself|herself|himself)|end\s+(?:it|my\s+life)|hang\s+(?:myself|herself|himself))",
     r"\b(?:take|taking|swallow\w*)\s+all\s+of\s+(?:it|them)\s+at\s+once\b",
     r"\b(?:she'?s|he'?s|they'?re|she\s+is|he\s+is|i'?m|i\s+am)\s+cutting\b(?!\s+(?:costs?|back|down|prices?|hair|out|my|the|it|on|expenses|corners))",
     # Abbreviations people use for suicidal ideation and self-harm ("SI every day", "relapsed on sh").
     r"\bsi\b(?=\s+(?:every\s*day|daily|thoughts?|again|is\s+back|worse|getting\s+worse))",
-    r"\b(?:relaps\w*|urges?\s+to|clean\s+from)\s+(?:on\s+)?sh\b|\bsh\s+(?:again|urges?|scars?|last\s+night)\b",
     r"\boff(?:ing)?\s+(?:my\s*self|myself)\b",
     # Means, places and timing.
     r"\b(?:gun|pistol|rifle|revolver)\b.{0,40}\b(?:in\s+my\s+lap|to\s+my\s+head)\b|\beat(?:ing)?\s+(?:my|his|her|their)\s+gun\b",
@@ -125,7 +113,6 @@ _PATTERNS = [
     r"\bsav(?:ing|ed)\s+up\s+(?:my\s+)?(?!money|cash|for\b)\w+\b.{0,40}\benough\b",
     r"\bpainless\b.{0,25}\bdie\b|\bdie\b.{0,25}\bpainless\b|\b(?:painless|quick|quickest|easiest|best)\s+ways?\s+to\s+(?:die|go|end\s+it)\b",
     r"\bwhoever\s+finds\s+me\b",
-    r"\bsurvived\s+(?:an?|my|her|his)\s+(?:suicide\s+)?attempt\b",
     r"\b(?:already\s+decided|made\s+up\s+my\s+mind)\b.{0,60}\b(?:date|plan)\b",
     # Holding on, disappearing, not waking up, not making it.
     r"\b(?:don'?t|dont|do\s+not)\s+think\s+i\s+want\s+to\s+(?:live|be\s+(?:alive|here)|exist|wake\s+up|keep\s+living)\b",
@@ -134,7 +121,6 @@ _PATTERNS = [
     r"\b(?:would|'d|will)\s+be\s+(?:fine|okay|ok)\s+without\s+(?:me|him|her)\b",
     # Self-harm described, of oneself or someone else.
     r"\bcuts\s+(?:all\s+)?(?:over|on)\s+(?:my|her|his|their)\s+(?:\w+\s+)?(?:arms?|thighs?|wrists?|legs?|stomach)\b",
-    r"\b(?:till|until)\s+(?:it|i|they)\s+bleeds?\b|\b(?:punch\w*|hit(?:ting)?|slap\w*)\s+(?:my\s+own|my)\s+face\b",
     r"\bi\s+(?:just\s+)?(?:don'?t|dont|won'?t|wont)\s+wake\s+up\b(?!\s+(?:during|in\s+the\s+middle|before|mid|halfway))",
     r"\b(?:dose|amount|much|many)\b.{0,30}\bwould\s+be\s+(?:lethal|fatal|deadly)\b",
     r"\bsee\s+(?:a|any|the)\s+(?:reason|point)\s+(?:to|in)\s+keep(?:ing)?\s+(?:living|going)\b",
@@ -159,115 +145,8 @@ _ACCIDENT = re.compile(
 
 
 @lru_cache(maxsize=1024)  # the API checks a message before the bot does; same answer twice
-def is_crisis(message: str) -> bool:
-    """True when ``message`` speaks of suicide or self-harm intent."""
+def sure_sign(message: str) -> bool:
+    """True when ``message`` holds a sure sign of suicide or self-harm risk."""
     text = re.sub(r"\s+", " ", normalize(message).lower().replace("'", "'"))
     return bool(_CRISIS.search(_ACCIDENT.sub(" ", text)))
 
-
-# Ways people in crisis write that the patterns above may miss. A message whose meaning is
-# close to one of these (and closer than to any look-alike below) is treated as a crisis.
-CRISIS_EXAMPLES = (
-    "I want to kill myself",
-    "I am thinking about suicide",
-    "I have suicidal thoughts",
-    "I want to end my life",
-    "I don't want to live anymore",
-    "I don't want to be alive",
-    "I wish I were dead",
-    "I want to die",
-    "I'm going to take my own life",
-    "I have a plan to end it tonight",
-    "everyone would be better off without me",
-    "nobody would notice if I was gone",
-    "no one would care if I died",
-    "I won't be around much longer",
-    "this is my goodbye",
-    "I can't take it anymore, I want it all to end",
-    "there is no point in living",
-    "I have no reason to live",
-    "I don't see a future for myself",
-    "I feel hopeless and want to disappear forever",
-    "I want to go to sleep and never wake up",
-    "I've been hurting myself",
-    "I cut myself to cope",
-    "I've been self-harming again",
-    "I'm thinking of overdosing on my pills",
-    "how many pills would it take to die",
-    "I've written a note for my family",
-    "I've been giving away my things because I won't need them",
-    "I'm a burden to everyone",
-    "I can't go on like this",
-    "life is not worth living",
-    "I feel like ending it all",
-    "I keep thinking about jumping off a bridge",
-    "I bought a gun to end things",
-    "this is my last message, goodbye everyone",
-    "I have all my pills in front of me",
-    "I took a lot of pills an hour ago",
-    "I burned myself on purpose",
-    "I hit myself when I feel bad",
-    "my friend says she wants to die",
-    "my son is talking about killing himself",
-    "I'm worried my wife is going to hurt herself",
-    "my brother said goodbye and isn't answering his phone",
-    "I'm ready to give up on everything",
-    "I don't think I'll survive this month",
-    "I have a plan and a date",
-    "I know exactly what to take so it works",
-    "she has a bottle of pills and wants it to be over",
-    "I can't hold on much longer",
-    "I keep thinking about walking into traffic",
-    "I'm sitting in my car in the garage with the engine running",
-    "I've decided, I picked the day I'm going to do it",
-    "my kids deserve better than me, they would get over it",
-    "I survived an attempt and the thoughts are back",
-    "she said she loves me and she's sorry and now her phone is off",
-    "I've been searching for ways to die",
-)
-NOT_CRISIS_EXAMPLES = (
-    "my back pain is killing me",
-    "does this treatment kill pain",
-    "I'm dying to know the price",
-    "will the side effects kill me",
-    "can you overdose on this medication",
-    "is this treatment dangerous",
-    "I've been depressed for years, can this treatment help me?",
-    "nothing else has worked for my depression",
-    "my anxiety is really bad, will this help",
-    "I feel hopeless about finding a treatment that works",
-    "is this treatment used for suicidal depression",
-    "how long do the effects last",
-    "what happens if I feel sick during the treatment",
-    "can I stop the session if I feel bad",
-    "this insurance paperwork is killing me",
-    "I'd kill for a discount",
-    "my depression medication stopped working",
-    "what are the risks",
-)
-
-
-class CrisisDetector:
-    """Patterns first, then closeness in meaning to crisis examples, so indirect phrasings
-    the patterns do not list ("would anyone notice if I was gone") are still caught."""
-
-    def __init__(self, embedder, threshold: float = 0.6, margin: float = 0.05, lookalikes: tuple[str, ...] = ()) -> None:
-        """``lookalikes``: the clinic's own ordinary questions that sound dark ("does
-        ketamine kill pain?"), from ``corpus/vocabulary.yaml``, added to the general ones."""
-        self.embedder = embedder
-        self.threshold = threshold
-        self.margin = margin
-        self._crisis = embedder.encode(list(CRISIS_EXAMPLES))
-        self._not = embedder.encode(list(dict.fromkeys((*NOT_CRISIS_EXAMPLES, *lookalikes))))
-
-    def similarity(self, vector) -> tuple[float, float]:
-        """Best similarity to a crisis example and to a look-alike."""
-        return float((self._crisis @ vector).max()), float((self._not @ vector).max())
-
-    def is_crisis(self, message: str, vector=None) -> bool:
-        if is_crisis(message):
-            return True
-        if vector is None:
-            vector = self.embedder.encode([message])[0]
-        crisis, lookalike = self.similarity(vector)
-        return crisis >= self.threshold and crisis >= lookalike + self.margin

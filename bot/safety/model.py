@@ -1,0 +1,108 @@
+"""The learned half of the crisis check: a small sentence classifier shipped in the repo.
+
+It is the packaged all-MiniLM-L6-v2 cut to its first layers and fine-tuned, with a logistic
+head on its mean-pooled token states, to tell a message that shows risk of suicide or
+self-harm (the visitor's own or someone else's) from an ordinary one, dark words or not
+(``python -m bot.safety train``; ``models/crisis/README.md`` is its model card). Fewer layers
+keep its pass within a few milliseconds of a message; it reads the message as written, on
+its own, before anything else is done with it.
+
+The folder holds the transformer (``model.safetensors``, fp16, with ``config.json`` and the
+tokenizer's files) and ``head.json``: the head's weights, the threshold chosen on the
+tuning split and how the model was made. Nothing is fetched: transformers loads it from the
+folder with ``local_files_only``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import ModelMissing
+
+logger = logging.getLogger(__name__)
+
+HEAD_FILE = "head.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The logistic head and what the classifier needs to read a message as it was trained."""
+
+    weights: np.ndarray  # (hidden,)
+    bias: float
+    threshold: float  # a probability at or above it is a crisis
+    max_length: int  # tokens read of a message
+
+    def to_json(self, **about: object) -> dict:
+        return {"format": FORMAT, "weights": [round(float(w), 7) for w in self.weights], "bias": float(self.bias),
+                "threshold": float(self.threshold), "max_length": self.max_length, **about}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Head:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+        return cls(np.asarray(data["weights"], np.float32), float(data["bias"]), float(data["threshold"]), int(data["max_length"]))
+
+
+class CrisisModel:
+    """Probability that a message shows a risk of suicide or self-harm. Thread-safe."""
+
+    def __init__(self, folder: Path | str, threads: int | None = None) -> None:
+        folder = Path(folder)
+        fix = (f"restore it from the repository (git checkout -- {folder}) or retrain it with "
+               f"'python -m bot.safety train --out {folder}'")
+        try:
+            self.head = Head.from_json(json.loads((folder / HEAD_FILE).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ModelMissing(f"the crisis model is missing: {folder / HEAD_FILE} does not exist; {fix}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelMissing(f"the crisis model's {folder / HEAD_FILE} cannot be read ({exc}); {fix}") from None
+        if not (folder / WEIGHTS_FILE).is_file():
+            raise ModelMissing(f"the crisis model is missing: {folder / WEIGHTS_FILE} does not exist; {fix}")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        import transformers
+        from transformers import AutoModel, AutoTokenizer
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        if threads:
+            torch.set_num_threads(threads)
+        started = time.perf_counter()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+            self._body = AutoModel.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32).eval()
+        except (OSError, ValueError) as exc:
+            raise ModelMissing(f"the crisis model in {folder} cannot be loaded ({exc}); {fix}") from None
+        if self._body.config.hidden_size != self.head.weights.shape[0]:
+            raise ModelMissing(f"the crisis model's head does not fit its transformer in {folder}; {fix}")
+        self._torch = torch
+        self._weights = torch.from_numpy(self.head.weights.astype(np.float32))
+        self._lock = threading.Lock()
+        self.threshold = self.head.threshold
+        logger.info("crisis model loaded from %s in %.1fs (%d layers)", folder, time.perf_counter() - started,
+                    self._body.config.num_hidden_layers)
+
+    def probability(self, texts: list[str]) -> np.ndarray:
+        """One probability per text, in order."""
+        if not texts:
+            return np.zeros(0, np.float32)
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.head.max_length, return_tensors="pt")
+            states = self._body(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            logits = pooled @ self._weights + self.head.bias
+        return torch.sigmoid(logits).numpy().astype(np.float32)
