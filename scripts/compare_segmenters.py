@@ -146,7 +146,7 @@ def main() -> None:
                 disputed.append((corpus, p, at, cut_by))
     print(f"{len(cases)} cases, {len(paragraphs)} corpus paragraphs, {len(disputed)} disputed boundaries\n")
     print(
-        "| segmenter | cases split as a reader would | corpus sentences | disputed boundaries it cuts | paragraphs losing characters |"
+        "| segmenter | cases split as a reader would | corpus sentences | disputed boundaries it cuts | paragraphs losing a character (corpora + cases) |"
     )
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, split in found.items():
