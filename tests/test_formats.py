@@ -137,6 +137,58 @@ def test_heading_without_text_is_a_warning_with_file_and_line(tmp_path, caplog):
     assert f"{tmp_path.name}/a.md:3: heading 'Cost' has no text under it" in caplog.text
 
 
+GROUPED = """# Spravato FAQ
+
+Answers to common questions.
+
+Safety and Monitoring
+---------------------
+
+## What is the SPRAVATO REMS program?
+
+A federal safety program.
+
+## Why do I have to stay for 2 hours?
+
+The label requires it.
+
+Schedule and Cost
+-----------------
+
+## How often will I come in?
+
+Twice a week at first.
+
+Parking
+-------
+
+## Where do I park?
+
+## Is parking free?
+
+Yes.
+"""
+
+
+def test_a_setext_group_heading_over_atx_questions_is_their_parent(tmp_path, caplog):
+    write(tmp_path, "spravato.md", GROUPED)
+    with caplog.at_level(logging.WARNING, logger="bot.ingest.corpus"):
+        (doc,) = load_corpus(tmp_path)
+    levels = {s.title: s.level for s in doc.sections}
+    assert levels["Safety and Monitoring"] == 2 and levels["What is the SPRAVATO REMS program?"] == 3
+    assert levels["Schedule and Cost"] == 2 and levels["How often will I come in?"] == 3
+    assert "Safety and Monitoring" not in caplog.text and "Schedule and Cost" not in caplog.text
+    # A question with no answer under a group still stands alone: it is warned about.
+    assert f"{tmp_path.name}/spravato.md:26: heading 'Where do I park?' has no text under it" in caplog.text
+
+
+def test_a_setext_heading_that_stands_alone_is_still_a_warning(tmp_path, caplog):
+    write(tmp_path, "a.md", "# A\n\nIntro.\n\nCost\n----\n\nInsurance\n---------\n\nSome plans cover it.\n")
+    with caplog.at_level(logging.WARNING, logger="bot.ingest.corpus"):
+        load_corpus(tmp_path)
+    assert f"{tmp_path.name}/a.md:5: heading 'Cost' has no text under it" in caplog.text
+
+
 def test_same_document_in_two_formats_is_an_error(tmp_path):
     write(tmp_path, "aftercare.md", "# Aftercare\n\nRest today.\n")
     write(tmp_path, "aftercare.html", AFTERCARE_HTML)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from bot.ingest.outline import WHITESPACE as _WS
@@ -29,15 +30,41 @@ def _inline_text(token) -> str:
     return _WS.sub(" ", "".join(out)).strip()
 
 
+def _nest_under_groups(items: list[Heading | Block], setext: set[int]) -> list[Heading | Block]:
+    """A setext heading whose first heading below is an ATX heading of its own level groups
+    them ("Safety and Monitoring" underlined with dashes, over "## What is the REMS
+    program?"): the ATX headings after it sit one level deeper, until a heading of a higher
+    level or the next setext heading of its level or higher."""
+    out = list(items)
+    group: int | None = None  # level of the open group heading
+    headings = [i for i, item in enumerate(items) if isinstance(item, Heading)]
+    for n, i in enumerate(headings):
+        item = items[i]
+        if i in setext:
+            below = headings[n + 1] if n + 1 < len(headings) else None
+            opens = below is not None and below not in setext and items[below].level == item.level
+            if opens or group is None or item.level <= group:
+                group = item.level if opens else None
+        elif group is not None:
+            if item.level < group:
+                group = None
+            else:
+                out[i] = replace(item, level=item.level + 1)
+    return out
+
+
 def outline_markdown(text: str, display: str) -> Outline:
     """Read Markdown with markdown-it-py (CommonMark and tables): ATX and setext headings
-    (levels 1-3; deeper ones count as level 3), paragraphs, list items, table rows (as
-    items, cells joined by ': ' then ', '); fenced and indented code is not answer text."""
+    (levels 1-3; deeper ones count as level 3; one deeper under a group heading, see
+    :func:`_nest_under_groups`), paragraphs, list items, table rows (as items, cells joined
+    by ': ' then ', '); fenced and indented code is not answer text."""
     lines = text.splitlines()
     meta, start = front_matter(lines, display)
     outline = Outline(title=meta.get("title", ""), url=meta.get("url", ""))
     tokens = _markdown_parser().parse("\n".join(lines[start:]))
     heading: int | None = None
+    setext: set[int] = set()  # indices of the items that are setext headings
+    underlined = False
     items = 0  # open list items: a paragraph inside one is an item
     row: list[str] | None = None
     row_line = 0
@@ -45,6 +72,7 @@ def outline_markdown(text: str, display: str) -> Outline:
         line = (token.map[0] + 1 + start) if token.map else 0
         if token.type == "heading_open":
             heading = min(int(token.tag[1]), 3)
+            underlined = token.markup in ("=", "-")
         elif token.type == "heading_close":
             heading = None
         elif token.type == "list_item_open":
@@ -66,7 +94,10 @@ def outline_markdown(text: str, display: str) -> Outline:
             elif not words:
                 continue
             elif heading is not None:
+                if underlined:
+                    setext.add(len(outline.items))
                 outline.items.append(Heading(words, heading, line))
             else:
                 outline.items.append(Block(f"- {words}" if items else words, line, is_item=items > 0))
+    outline.items = _nest_under_groups(outline.items, setext)
     return outline

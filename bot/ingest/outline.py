@@ -30,7 +30,7 @@ class Block:
 @dataclass(frozen=True, slots=True)
 class Heading:
     text: str
-    level: int  # 1 to 3
+    level: int  # 1 to 3 (4 for a ### under a Markdown group heading)
     line: int
     anchor: str = ""  # an explicit anchor (HTML id); empty: made from the text
 

@@ -9,9 +9,11 @@ from functools import lru_cache
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 _QUOTES = {ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord("\u201d"): '"'}
 
-# A sentence ends at . ! or ? (optionally followed by a closing quote or bracket) and the
-# next one starts with a capital, a digit or an opening quote.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]?\s+(?=[\"'\u201c\u2018(]?[A-Z0-9$])")
+# Where pysbd ends a sentence but a reader does not: before a comma, semicolon or colon (no
+# sentence starts with one), and after an abbreviation that pysbd's English list lacks and
+# that leads into what follows it ("approx. 45 minutes", "incl. Botox").
+_CONTINUES = re.compile(r"[,;:]")
+_LEADS_ON = re.compile(r"\b(?:approx|incl|excl|esp)\.$", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 
 STOPWORDS = frozenset(
@@ -45,10 +47,32 @@ def slugify(heading: str) -> str:
     return re.sub(r" ", "-", text)
 
 
+@lru_cache(maxsize=1)
+def _pysbd():
+    import pysbd  # rule-based segmenter built on the "Golden Rules" of sentence boundaries
+
+    return pysbd
+
+
 def split_sentences(paragraph: str) -> list[str]:
-    """Split a paragraph into sentences, keeping every character of each one."""
-    parts = [p.strip() for p in _SENTENCE_END.split(paragraph.strip())]
-    return [p for p in parts if p]
+    """Split a paragraph into sentences where an English reader would ("Dr. Patel", "$350 vs.
+    $500", "2.5 mg" stay whole). Each sentence is a stripped substring of the paragraph, and
+    together they hold every character of it: pysbd only says where sentences start."""
+    text = paragraph.strip()
+    if not text:
+        return []
+    # A Segmenter keeps the text it is given on itself: one per call, so threads never share one.
+    spans = _pysbd().Segmenter(language="en", clean=False, char_span=True).segment(text)
+    starts = [0]
+    for span in spans:
+        start = span.start
+        if start <= starts[-1] or start >= len(text):
+            continue
+        if _CONTINUES.match(text, start) or _LEADS_ON.search(text[:start].rstrip()):
+            continue
+        starts.append(start)
+    ends = [*starts[1:], len(text)]
+    return [s for s in (text[a:b].strip() for a, b in zip(starts, ends, strict=True)) if s]
 
 
 def words(text: str) -> list[str]:
