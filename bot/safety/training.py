@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.safety.collection import ORDINARY, Collection, Example
-from bot.safety.model import HEAD_FILE, WEIGHTS_FILE, CrisisModel, Head
+from bot.safety.model import HEAD_FILE, CrisisModel, Head
 from bot.safety.patterns import sure_sign
 
 logger = logging.getLogger(__name__)
