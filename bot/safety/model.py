@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,7 @@ class CrisisModel:
         self._weights = torch.from_numpy(self.head.weights.astype(np.float32))
         self._lock = threading.Lock()
         self.threshold = self.head.threshold
+        self._traced = self._trace()
         logger.info("crisis model loaded from %s in %.1fs (%d layers)", folder, time.perf_counter() - started,
                     self._body.config.num_hidden_layers)
 
@@ -101,8 +103,64 @@ class CrisisModel:
         torch = self._torch
         with self._lock, torch.inference_mode():
             batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.head.max_length, return_tensors="pt")
-            states = self._body(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = self._pooled(batch)
             logits = pooled @ self._weights + self.head.bias
         return torch.sigmoid(logits).numpy().astype(np.float32)
+
+    def _pooled(self, batch):
+        """The mean of the token states over the attention mask: one pass through the body."""
+        if self._traced is not None:
+            return self._traced(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        return _mean_pooled_class()(self._body)(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+
+    # Texts the traced graph must score as the eager model does before it is used: one alone,
+    # several of different lengths (padding), and one longer than the example traced.
+    TRACE_CHECK = ("how much is it?", "i dont want to wake up tomorrow",
+                   "My mom is getting her first infusion on Tuesday and I am picking her up afterwards; can I wait in the room with her?")
+
+    def _trace(self):
+        """The body and its pooling as a frozen TorchScript graph, as the served model runs
+        (bot/search/embedder.py): a pass over one message without the Python of its module
+        calls. None (eager) when tracing fails or the graph's values differ from eager."""
+        import warnings
+
+        torch = self._torch
+        try:
+            pooled = _mean_pooled_class()(self._body).eval()
+            example = self._tokenizer(["a short one", "a somewhat longer example text to pad the first"], padding=True, return_tensors="pt")
+            inputs = (example["input_ids"], example["attention_mask"], example["token_type_ids"])
+            with warnings.catch_warnings(), torch.inference_mode():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.freeze(torch.jit.trace(pooled, inputs, check_trace=False))
+                difference = 0.0
+                for texts in ([self.TRACE_CHECK[0]], list(self.TRACE_CHECK)):
+                    batch = self._tokenizer(texts, padding=True, truncation=True, max_length=self.head.max_length, return_tensors="pt")
+                    args = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+                    difference = max(difference, float((traced(*args) - pooled(*args)).abs().max()))
+        except Exception as exc:  # an unusual torch build: eager is always right
+            logger.warning("the crisis model cannot be traced (%s); running it eagerly", exc)
+            return None
+        if difference > 1e-4:
+            logger.warning("the traced crisis model differs from the eager one by %.2g; running it eagerly", difference)
+            return None
+        return traced
+
+
+@lru_cache(maxsize=1)
+def _mean_pooled_class():
+    import torch  # here: reading head.json needs no torch
+
+    class MeanPooled(torch.nn.Module):
+        """The crisis model's body and the mean of its token states over the attention mask."""
+
+        def __init__(self, body: torch.nn.Module) -> None:
+            super().__init__()
+            self.body = body
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.body(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            states = out[0] if isinstance(out, tuple) else out.last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    return MeanPooled
