@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.errors import ModelMissing
+from bot.search.embedder import offline_transformers
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Head:
 class CrisisModel:
     """Probability that a message shows a risk of suicide or self-harm. Thread-safe."""
 
-    def __init__(self, folder: Path | str, threads: int | None = None) -> None:
+    def __init__(self, folder: Path | str) -> None:
         folder = Path(folder)
         fix = (f"restore it from the repository (git checkout -- {folder}) or retrain it with "
                f"'python -m bot.safety train --out {folder}'")
@@ -70,16 +70,10 @@ class CrisisModel:
             raise ModelMissing(f"the crisis model's {folder / HEAD_FILE} cannot be read ({exc}); {fix}") from None
         if not (folder / WEIGHTS_FILE).is_file():
             raise ModelMissing(f"the crisis model is missing: {folder / WEIGHTS_FILE} does not exist; {fix}")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        offline_transformers()
         import torch
-        import transformers
         from transformers import AutoModel, AutoTokenizer
 
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-        if threads:
-            torch.set_num_threads(threads)
         started = time.perf_counter()
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)

