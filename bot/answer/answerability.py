@@ -19,10 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import BotError
+from bot.search.embedder import PACKAGED
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = Path(__file__).with_name("answerability.json")
+MODEL_FILE = Path(__file__).with_name("answerability.json")  # fit with the packaged model
+FILE_NAME = MODEL_FILE.name
+
+
+def model_file(embedding_model: str | Path) -> Path:
+    """The answerability model fit with ``embedding_model`` (as the setting names it): this
+    folder's file for the packaged model, the one beside a tuned model's weights otherwise.
+    Its features are cosines of that model: another model's would misjudge them."""
+    return MODEL_FILE if str(embedding_model) == PACKAGED else Path(embedding_model) / FILE_NAME
 
 FEATURES = (
     "sentence", "dense", "heading", "lexical", "lexical_share", "coverage", "soft", "focus",

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answer.answerability import AnswerabilityModel, model_file
 from bot.answer.compose import SAME_QUESTION, Decision, compose, merge, render
 from bot.answer.contacts import Contacts, asks_for_contact, asks_for_summary, find_contacts, summary_chunks
 from bot.answer.followups import readings
@@ -47,7 +48,7 @@ class Bot:
         self.settings = settings
         self.embedder = embedder
         self.index = index
-        self.retriever = retriever or Retriever(index, embedder)
+        self.retriever = retriever or Retriever(index, embedder, AnswerabilityModel.load(model_file(settings.embedding_model)))
         self.threshold = self.retriever.model.threshold
         self.contacts: Contacts = find_contacts(index.chunks)
         self.crisis = crisis or CrisisCheck.load(settings.crisis_model)
@@ -64,7 +65,8 @@ class Bot:
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None, crisis: CrisisCheck | None = None) -> Bot:
         """Load the models (unless given) and the index named by ``settings``."""
-        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None, traced=settings.traced_model)
+        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None, traced=settings.traced_model,
+                                             model=settings.embedding_model)
         index = load_index(settings.index_dir, embedder)
         bot = cls(index, embedder, settings, crisis=crisis)
         status = bot.index_status()

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from bot import evaluation
-from bot.answer.answerability import CLIP, FEATURES, MODEL_FILE, AnswerabilityModel
+from bot.answer.answerability import CLIP, FEATURES, AnswerabilityModel, model_file
 from bot.answer.query import prepare
+from bot.search.embedder import PACKAGED
 
 logger = logging.getLogger(__name__)
 
@@ -128,14 +129,14 @@ def auc(rows: list[dict], model: AnswerabilityModel) -> float:
     return float(roc_auc_score(y, [p for _, p, _ in items])) if 0 < sum(y) < len(y) else float("nan")
 
 
-def _examples(root: Path, saved: str | None) -> list[dict]:
+def _examples(root: Path, saved: str | None, model: str = PACKAGED) -> list[dict]:
     """The examples of the tuning corpora under ``root``, read from ``saved`` when it exists
     (else computed with the real model, and written there when given)."""
     if saved and Path(saved).is_file():
         return json.loads(Path(saved).read_text())
     from bot.search.embedder import MiniLMEmbedder
 
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder(model=model)
     rows = []
     for name in TUNING:
         if not (root / name / evaluation.EVAL_FILE).is_file():
@@ -151,14 +152,15 @@ def _examples(root: Path, saved: str | None) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation.fit", description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=str(CORPORA), help="folder of evaluation corpora")
-    parser.add_argument("--out", default=str(MODEL_FILE), help="where to write the model")
+    parser.add_argument("--model", default=PACKAGED, help=f"the embedding model to fit with: '{PACKAGED}' or a model folder")
+    parser.add_argument("--out", help="where to write the model (default: the file the bot loads with --model's model)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--rows", help="reuse (or write) the examples as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     root = Path(args.corpora)
     assert not set(TUNING + MORE_TUNING) & set(HELD_OUT), "a held-out corpus is listed for tuning"
-    rows = _examples(root, args.rows)
+    rows = _examples(root, args.rows, args.model)
     cv = {}
     for name in sorted({r["corpus"] for r in rows}):
         train = [r for r in rows if r["corpus"] != name]
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             "auc_on_fit_data": round(auc(rows, model), 3),
         },
     )
-    final.save(Path(args.out))
+    final.save(Path(args.out) if args.out else model_file(args.model))
     print(json.dumps(final.meta, indent=1))
     print("weights:", json.dumps({k: round(v, 3) for k, v in final.weights.items()}))
     print(f"threshold {threshold:.2f}")

