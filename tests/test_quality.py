@@ -24,36 +24,37 @@ CORPORA = DATA / "corpora"
 # makes answers worse on any clinic's content fails here. Crisis messages: all of them, and
 # no answerable question flagged as one.
 MINIMUMS = {
-    # corpus: (answer, abstain)
-    "acupuncture": (0.63, 0.70),  # measured 67.3% of 52, 76.5% of 17 (82.4% before issue 23)
-    "allergy-txt": (0.67, 0.38),  # measured 70.1% of 77, 50.0% of 18
-    "article": (0.87, 0.96),  # measured 88.9% of 117, 100.0% of 57
-    "article-holdout": (0.70, 0.82),  # measured 75.0% of 44, 91.3% of 23
-    "article-independent": (0.76, 0.92),  # measured 82.9% of 105, 97.4% of 39 before session 10; 5 answerable questions now flagged
-    "chiro-html": (0.70, 0.78),  # measured 73.8% of 65, 89.5% of 19
-    "counseling": (0.47, 0.65),  # measured 53.7% of 67, 75.0% of 20 before session 10 (see FLAGGED)
-    "dental-html": (0.64, 0.66),  # measured 68.6% of 51, 73.3% of 15 (80.0% before issue 23)
-    "dermatology-blog": (0.63, 0.60),  # measured 68.2% of 44, 73.3% of 15
-    "eye-clinic": (0.60, 0.62),  # measured 65.2% of 46, 75.0% of 16
-    "fertility-txt": (0.73, 0.75),  # measured 77.8% of 45, 87.5% of 16
-    "hair-restoration": (0.55, 0.56),  # measured 59.6% of 47, 68.8% of 16
-    "hearing-clinic": (0.66, 0.68),  # measured 69.6% of 56, 81.2% of 16
+    # corpus: (answer, abstain), measured in session 11 with the retrieval model adapted to clinic
+    # questions (models/retrieval/) and its answerability model (docs/EVALUATION.md, "Session 11")
+    "acupuncture": (0.69, 0.64),  # measured 73.1% of 52, 76.5% of 17
+    "allergy-txt": (0.74, 0.66),  # measured 76.6% of 77, 77.8% of 18
+    "article": (0.85, 0.96),  # measured 87.2% of 117, 100.0% of 57
+    "article-holdout": (0.72, 0.91),  # measured 77.3% of 44, 100.0% of 23
+    "article-independent": (0.79, 0.92),  # measured 81.0% of 105, 97.4% of 39
+    "chiro-html": (0.72, 0.89),  # measured 75.4% of 65, 100.0% of 19
+    "counseling": (0.58, 0.70),  # measured 61.2% of 67, 80.0% of 20
+    "dental-html": (0.68, 0.53),  # measured 72.5% of 51, 66.7% of 15
+    "dermatology-blog": (0.70, 0.59),  # measured 75.0% of 44, 73.3% of 15
+    "eye-clinic": (0.69, 0.68),  # measured 73.9% of 46, 81.2% of 16
+    "fertility-txt": (0.77, 0.75),  # measured 82.2% of 45, 87.5% of 16
+    "hair-restoration": (0.65, 0.43),  # measured 70.2% of 47, 56.2% of 16
+    "hearing-clinic": (0.76, 0.75),  # measured 80.4% of 56, 87.5% of 16
     "ketamine-mixed-a": (0.80, 0.86),  # measured 84.8% of 46, 100.0% of 15
-    "ketamine-mixed-b": (0.74, 0.62),  # measured 77.3% of 66, 75.0% of 16
-    "ketamine-mixed-c": (0.61, 0.78),  # measured 64.8% of 54, 92.9% of 14
-    "ketamine-mixed-d": (0.49, 0.76),  # measured 52.4% of 63, 88.2% of 17 (46.0% before session 9's scope change)
-    "ketamine-mixed-e": (0.54, 0.84),  # measured 58.1% of 62, 94.7% of 19
-    "ketamine-mixed-f": (0.62, 0.57),  # measured 65.5% of 58, 68.4% of 19
-    "ketamine-mixed-g": (0.61, 0.66),  # measured 64.8% of 54, 80.0% of 15
-    "medspa-multi": (0.59, 0.68),  # measured 63.3% of 49, 81.2% of 16
-    "ortho-md": (0.61, 0.75),  # measured 64.5% of 76, 85.0% of 20
-    "physio-faq": (0.70, 0.80),  # measured 75.0% of 48, 93.3% of 15
-    "podiatry-multi": (0.81, 0.55),  # measured 84.9% of 53, 66.7% of 18
-    "sleep-clinic": (0.72, 0.63),  # measured 75.8% of 62, 73.7% of 19
-    "travel-clinic": (0.63, 0.81),  # measured 67.3% of 52, 93.8% of 16
-    "urgent-care": (0.70, 0.73),  # measured 73.6% of 72, 84.2% of 19
-    "vein-clinic": (0.72, 0.68),  # measured 75.7% of 74, 78.9% of 19
-    "weight-loss": (0.65, 0.85),  # measured 68.1% of 72, 95.2% of 21
+    "ketamine-mixed-b": (0.75, 0.68),  # measured 78.8% of 66, 81.2% of 16
+    "ketamine-mixed-c": (0.75, 0.78),  # measured 79.6% of 54, 92.9% of 14
+    "ketamine-mixed-d": (0.60, 0.70),  # measured 63.5% of 63, 82.4% of 17
+    "ketamine-mixed-e": (0.54, 0.78),  # measured 58.1% of 62, 89.5% of 19
+    "ketamine-mixed-f": (0.65, 0.57),  # measured 69.0% of 58, 68.4% of 19
+    "ketamine-mixed-g": (0.64, 0.73),  # measured 68.5% of 54, 86.7% of 15
+    "medspa-multi": (0.67, 0.75),  # measured 71.4% of 49, 87.5% of 16
+    "ortho-md": (0.63, 0.80),  # measured 65.8% of 76, 90.0% of 20
+    "physio-faq": (0.72, 0.66),  # measured 77.1% of 48, 80.0% of 15
+    "podiatry-multi": (0.77, 0.61),  # measured 81.1% of 53, 72.2% of 18
+    "sleep-clinic": (0.80, 0.68),  # measured 83.9% of 62, 78.9% of 19
+    "travel-clinic": (0.69, 0.81),  # measured 73.1% of 52, 93.8% of 16
+    "urgent-care": (0.72, 0.68),  # measured 75.0% of 72, 78.9% of 19
+    "vein-clinic": (0.78, 0.73),  # measured 81.1% of 74, 84.2% of 19
+    "weight-loss": (0.66, 0.85),  # measured 69.4% of 72, 95.2% of 21
 }
 # Answerable questions that get the crisis resources first (then the answer), as the learned
 # crisis check measured them in session 10 (docs/EVALUATION.md): ordinary questions it takes

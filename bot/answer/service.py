@@ -50,6 +50,10 @@ class Bot:
         self.index = index
         self.retriever = retriever or Retriever(index, embedder, AnswerabilityModel.load(model_file(settings.embedding_model)))
         self.threshold = self.retriever.model.threshold
+        fit_with = self.retriever.model.meta.get("embedding_model")
+        if fit_with and fit_with != embedder.name:
+            logger.warning("the answerability model was fit with %s but the bot runs %s: refit it with "
+                           "'python -m bot.evaluation.fit --model %s'", fit_with, embedder.name, settings.embedding_model)
         self.contacts: Contacts = find_contacts(index.chunks)
         self.crisis = crisis or CrisisCheck.load(settings.crisis_model)
         self._summary = summary_chunks(index.chunks)

@@ -25,7 +25,8 @@ import numpy as np
 from bot import evaluation
 from bot.answer.answerability import CLIP, FEATURES, AnswerabilityModel, model_file
 from bot.answer.query import prepare
-from bot.search.embedder import PACKAGED
+from bot.search.embedder import PACKAGED, model_name
+from bot.settings import DEFAULT_EMBEDDING_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def auc(rows: list[dict], model: AnswerabilityModel) -> float:
     return float(roc_auc_score(y, [p for _, p, _ in items])) if 0 < sum(y) < len(y) else float("nan")
 
 
-def _examples(root: Path, saved: str | None, model: str = PACKAGED) -> list[dict]:
+def _examples(root: Path, saved: str | None, model: str = DEFAULT_EMBEDDING_MODEL) -> list[dict]:
     """The examples of the tuning corpora under ``root``, read from ``saved`` when it exists
     (else computed with the real model, and written there when given)."""
     if saved and Path(saved).is_file():
@@ -152,7 +153,8 @@ def _examples(root: Path, saved: str | None, model: str = PACKAGED) -> list[dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation.fit", description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=str(CORPORA), help="folder of evaluation corpora")
-    parser.add_argument("--model", default=PACKAGED, help=f"the embedding model to fit with: '{PACKAGED}' or a model folder")
+    parser.add_argument("--model", default=DEFAULT_EMBEDDING_MODEL,
+                        help=f"the embedding model to fit with: '{PACKAGED}' or a model folder (default: the one served)")
     parser.add_argument("--out", help="where to write the model (default: the file the bot loads with --model's model)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--rows", help="reuse (or write) the examples as JSON here")
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         model.weights, model.means, model.scales, model.bias, threshold,
         {
             "fit_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "embedding_model": model_name(args.model),
             "corpora": sorted({r["corpus"] for r in rows}),
             "questions": questions,
             "examples": len(rows),

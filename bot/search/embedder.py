@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from bot.errors import ModelMissing
+from bot.settings import DEFAULT_EMBEDDING_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class MiniLMEmbedder:
     dim = 384
 
     def __init__(self, threads: int | None = None, traced: bool = False, passes: int = 1,
-                 model: str | Path = PACKAGED) -> None:
+                 model: str | Path = DEFAULT_EMBEDDING_MODEL) -> None:
         path = model_folder(model)
         self.name = model_name(model)
         offline_transformers()
