@@ -84,12 +84,12 @@ def _collection(tmp_path: Path, rows: list[dict]) -> Path:
 
 def test_questions_pair_with_the_passage_holding_their_fact(tmp_path):
     root = _collection(tmp_path, [
-        {"kind": "answer", "q": "how much r insoles", "facts": ["cost $495 per pair"]},
-        {"kind": "answer", "q": "and how long is it numb?", "facts": ["stays numb for about three hours"],
+        {"id": "a1", "kind": "answer", "q": "how much r insoles", "facts": ["cost $495 per pair"]},
+        {"id": "f1", "kind": "answer", "q": "and how long is it numb?", "facts": ["stays numb for about three hours"],
          "history": [{"role": "user", "content": "Do you treat ingrown toenails?"}, {"role": "assistant", "content": "Yes."}]},
-        {"kind": "answer", "q": "a span no page holds", "facts": ["costs nothing at all"]},
-        {"kind": "abstain", "q": "is there wifi"},
-        {"kind": "crisis", "q": "not the retrieval model's business"},
+        {"id": "a2", "kind": "answer", "q": "a span no page holds", "facts": ["costs nothing at all"]},
+        {"id": "n1", "kind": "abstain", "q": "is there wifi"},
+        {"id": "c1", "kind": "crisis", "q": "not the retrieval model's business"},
     ])
     collection = load_collection(root)
     (clinic,) = collection.clinics

@@ -17,16 +17,15 @@ passages, a typo in the span) is counted and left out.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.answer.followups import previous_question, with_context
 from bot.errors import BotError
+from bot.evaluation import load_cases, normalized
 from bot.ingest.corpus import load_chunks
-from bot.ingest.text import normalize
 from bot.replies import Turn
 from bot.search.index import passage_text
 
@@ -37,11 +36,6 @@ QUESTIONS_FILE = "questions.jsonl"
 
 class CollectionError(BotError):
     """A collection or evaluation folder that cannot be read; the message names the file."""
-
-
-def normalized(text: str) -> str:
-    """Text as facts are matched in it: normalised, lower case, single spaces."""
-    return " ".join(normalize(text).lower().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +62,9 @@ class Clinic:
         return [q for q in self.questions if not q.answerable]
 
 
-def query_of(message: str, history: Sequence[dict]) -> str:
+def query_of(message: str, history: Sequence[Turn]) -> str:
     """What the model embeds for a message: a follow-up with the previous question's words."""
-    turns = [Turn(str(t.get("role", "")), str(t.get("content", ""))) for t in history]
-    previous = previous_question(turns)
+    previous = previous_question(history)
     return with_context(message, previous) if previous else message
 
 
@@ -81,38 +74,21 @@ def read_clinic(name: str, corpus: Path, questions: Path, max_words: int = 160) 
     chunks = load_chunks(corpus, max_words)
     clinic = Clinic(name, [passage_text(c) for c in chunks])
     texts = [normalized(c.text) for c in chunks]
-    for row in _rows(questions):
-        kind, message = row.get("kind"), str(row.get("q", "")).strip()
-        if not message or kind not in ("answer", "abstain"):
+    for case in load_cases(questions):
+        message = case.q.strip()
+        if not message or case.kind not in ("answer", "abstain"):
             continue
-        history = row.get("history") or []
-        query = query_of(message, history)
-        if kind == "abstain":
-            clinic.questions.append(Question(query, (), False, bool(history)))
+        query = query_of(message, case.history)
+        if case.kind == "abstain":
+            clinic.questions.append(Question(query, (), False, bool(case.history)))
             continue
-        facts = [normalized(f) for f in row.get("facts") or [] if str(f).strip()]
+        facts = [normalized(f) for f in case.facts if f.strip()]
         hits = tuple(i for i, text in enumerate(texts) if any(f in text for f in facts))
         if hits:
-            clinic.questions.append(Question(query, hits, True, bool(history)))
+            clinic.questions.append(Question(query, hits, True, bool(case.history)))
         else:
             clinic.unmatched += 1
     return clinic
-
-
-def _rows(path: Path) -> Iterable[dict]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CollectionError(f"{path} cannot be read ({exc.strerror}): every clinic folder needs its {path.name}") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CollectionError(f"{path}:{number}: not a JSON object ({exc.msg}): fix or delete the line") from None
-        if isinstance(row, dict):
-            yield row
 
 
 @dataclass(slots=True)
