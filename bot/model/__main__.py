@@ -89,6 +89,7 @@ def _measure(args) -> int:
 
 def _groups(model, corpora: Path, split_file: Path) -> dict[str, list]:
     """The figures of every tuning and held-out corpus, grouped as split.json says."""
+    from bot.evaluation import EVAL_FILE
     from bot.evaluation.fit import MORE_TUNING, TUNING
     from bot.model.measure import measure
     from bot.search.embedder import MiniLMEmbedder
@@ -98,7 +99,7 @@ def _groups(model, corpora: Path, split_file: Path) -> dict[str, list]:
     groups: dict[str, list] = {"tuning": [], "held out, kind seen in training": [], "held out, kind left out": []}
     for name in [*TUNING, *MORE_TUNING, *split]:
         folder = corpora / name
-        if not (folder / "eval.jsonl").is_file():
+        if not (folder / EVAL_FILE).is_file():
             continue
         print(f"measuring {name} ...", file=sys.stderr)
         group = "tuning" if name not in split else ("held out, kind left out" if split[name] == "left out" else "held out, kind seen in training")

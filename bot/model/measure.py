@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.evaluation import EVAL_FILE
 from bot.model.collection import read_clinic
-
-EVAL_FILE = "eval.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
