@@ -17,6 +17,22 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A section offered when the bot is unsure: picking it asks for that section's answer
+    (``POST /api/chat`` with ``"section": "<source>#<anchor>"``)."""
+
+    section: str
+    anchor: str
+    source: str
+    url: str
+    preview: str  # the section's sentence closest to the question
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}#{self.anchor}"
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One earlier message of the conversation."""
 
@@ -25,9 +41,10 @@ class Turn:
 
 
 class ReplyKind(StrEnum):
-    """What a reply is: the one value the core decides (the JSON says it as two flags)."""
+    """What a reply is: the one value the core decides (the JSON's ``kind``)."""
 
     ANSWER = "answer"  # the clinic's sentences, cited
+    SUGGESTIONS = "suggestions"  # unsure: the closest sections offered, with the contacts
     ABSTENTION = "abstention"  # the pages do not answer: said plainly, with the contacts
     CRISIS = "crisis"  # crisis resources first (maybe followed by an answer)
 
@@ -41,10 +58,13 @@ class Reply:
     reason: str = ""
     query: str = ""  # the question as searched, after follow-up resolution
     passages: tuple[dict, ...] = field(default=(), compare=False)
+    suggestions: tuple[Suggestion, ...] = ()
+    picked: str = ""  # "<source>#<anchor>": the suggestion the visitor picked to get this reply
 
     @property
     def abstained(self) -> bool:
-        return self.kind is ReplyKind.ABSTENTION
+        """True when the bot did not answer: an abstention, or suggestions in its place."""
+        return self.kind in (ReplyKind.ABSTENTION, ReplyKind.SUGGESTIONS)
 
     @property
     def crisis(self) -> bool:
@@ -53,9 +73,11 @@ class Reply:
     def to_json(self, debug: bool = False) -> dict:
         data = {
             "answer": self.answer,
+            "kind": self.kind.value,
             "abstained": self.abstained,
             "crisis": self.crisis,
             "citations": [asdict(c) for c in self.citations],
+            "suggestions": [asdict(s) for s in self.suggestions],
         }
         if debug:
             data.update(reason=self.reason, query=self.query, passages=list(self.passages))

@@ -84,7 +84,7 @@ def test_staff_fix_a_gap_in_the_console_and_undo_it(clinic_server):
 
         # 3. answer it with the cost section: preview first, then save
         choose(console, "Group to fix", re.compile(re.escape(QUESTION)))
-        choose(console, "Section that answers it (★ = suggested)", re.compile(re.escape(COST_SECTION)))
+        choose(console, "Section that answers it (✓ = visitors keep picking it, ★ = suggested)", re.compile(re.escape(COST_SECTION)))
         console.get_by_role("button", name="Preview the reply").click()
         expect(console.get_by_text("$400-$600 per session").first).to_be_visible(timeout=30_000)
         console.get_by_role("button", name="Answer with this section").click()

@@ -19,7 +19,7 @@ from conftest import CORPUS, ROOT
 
 from bot.adapters.console.fixing import Fixing
 from bot.curation.service import Curator, FixRefused
-from bot.replies import Reply, ReplyKind
+from bot.replies import Citation, Reply, ReplyKind, Suggestion
 from bot.search.reindex import reindex
 from bot.serve.runtime import BotHolder
 from bot.settings import Settings
@@ -173,6 +173,62 @@ def test_a_broken_questions_file_is_shown_and_refuses_fixes(clinic):
     assert status.startswith("⚠ Not saved") and "repair it by hand first" in status
     assert path.read_text() == broken
     assert all(f.action != "answer" or not f.active for f in [s.fix for s in curator.changes()])
+
+
+def offered_and_picked(holder: BotHolder, *anchors: str) -> tuple[Reply, dict[str, Reply]]:
+    """A suggestions reply offering the served sections with ``anchors``, and for each the
+    answer a visitor gets by picking it (as the widget asks: the same question, the section)."""
+    chunks = {c.anchor: c for c in holder.bot.index.chunks}
+    offered = tuple(Suggestion(chunks[a].section, a, chunks[a].source, chunks[a].url, chunks[a].text[:80]) for a in anchors)
+    suggested = Reply("I'm not sure I have the exact answer. These parts of the clinic's pages come closest: ...",
+                      ReplyKind.SUGGESTIONS, suggestions=offered)
+    return suggested, {s.anchor: Reply(s.preview, ReplyKind.ANSWER, (Citation(s.section, s.anchor, s.source, s.url, s.preview, 0.6),),
+                                       picked=s.key) for s in offered}
+
+
+def test_a_group_shows_the_sections_visitors_picked_and_offers_the_one_they_keep_picking_first(clinic):
+    holder, store, curator = clinic
+    insurance = "is-ketamine-infusion-covered-by-insurance"
+    cost = COST.split("#")[1]
+    suggested, picked = offered_and_picked(holder, insurance, cost)
+    for question, pick in [("Can I pay with my HSA card?", cost), ("can i pay with my hsa card", cost),
+                           ("Do you take HSA cards?", insurance), ("do you accept HSA cards", None)]:
+        store.add(Exchange.of("widget", question, suggested, 0.01))
+        if pick:
+            store.add(Exchange.of("widget", question, picked[pick], 0.01))
+    (group,) = curator.unanswered().groups
+    assert group.count == 4 and group.suggested == 4  # the suggestions are unanswered; the picks are not more questions
+    assert [(p.section, p.count) for p in group.picks] == [("How much does ketamine infusion cost?", 2),
+                                                          ("Is ketamine infusion covered by insurance?", 1)]
+    assert group.favourite.section == "How much does ketamine infusion cost?"
+
+    fixing = Fixing(curator)
+    table, picker, _ = fixing.unanswered()
+    assert table.iloc[0]["got suggestions"] == 4
+    assert table.iloc[0]["visitors picked"] == "How much does ketamine infusion cost? ×2 · Is ketamine infusion covered by insurance? ×1"
+    assert "visitors keep picking How much does ketamine infusion cost?" in picker["choices"][0][0]
+    about, sections, _ = fixing.pick(f"group:{group.id}")
+    first_label, first = sections["choices"][0]
+    assert first == COST and sections["value"] == COST and first_label.startswith("✓ picked by visitors 2×: How much")
+    assert [value for _, value in sections["choices"]].count(COST) == 1  # not offered twice
+    assert "Visitors keep picking **How much does ketamine infusion cost?**" in about
+    # Staff decide: nothing changed until they answer the group with it.
+    assert "HSA" not in (holder.settings.corpus_dir / "questions.yaml").read_text()
+    assert fixing.answer(f"group:{group.id}", first).startswith("✓ Fix")
+    assert COST_SENTENCE in holder.bot.answer("Can I pay with my HSA card?").answer
+    assert curator.unanswered().groups == []
+
+
+def test_without_a_section_visitors_keep_picking_the_likeliest_sections_come_first_as_before(clinic):
+    holder, store, curator = clinic
+    suggested, picked = offered_and_picked(holder, "is-ketamine-infusion-covered-by-insurance", COST.split("#")[1])
+    store.add(Exchange.of("widget", "Do you take HSA cards?", suggested, 0.01))
+    store.add(Exchange.of("widget", "Do you take HSA cards?", picked["is-ketamine-infusion-covered-by-insurance"], 0.01))
+    (group,) = curator.unanswered().groups
+    assert group.picks[0].count == 1 and group.favourite is None  # one pick is not enough
+    about, sections, _ = Fixing(curator).pick(f"group:{group.id}")
+    assert [label[0] for label, _ in sections["choices"][:3]] == ["★"] * 3 and "keep picking" not in about
+    assert "Is ketamine infusion covered by insurance? ×1" in about
 
 
 # --- the command line ------------------------------------------------------------------------------

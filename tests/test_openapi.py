@@ -26,7 +26,9 @@ def test_the_contract_is_the_bots_own_titled_and_versioned_with_every_route():
     schemas = doc["components"]["schemas"]
     assert {"ChatRequest", "Reply", "Citation", "Error"} <= set(schemas)
     assert schemas["ChatRequest"]["properties"]["message"]["maxLength"] == Settings().max_message_chars
-    assert schemas["Reply"]["required"] == ["answer", "abstained", "crisis", "citations"]
+    assert schemas["Reply"]["required"] == ["answer", "kind", "abstained", "crisis", "citations", "suggestions"]
+    assert schemas["Reply"]["properties"]["kind"]["enum"] == ["answer", "suggestions", "abstention", "crisis"]
+    assert "section" in schemas["ChatRequest"]["properties"] and "Suggestion" in schemas
     # The corpus's documents are the examples of /source/{name}.
     name = doc["paths"]["/source/{name}"]["get"]["parameters"][0]["schema"]["examples"]
     assert name == ["ketamine-infusion-insurance"]

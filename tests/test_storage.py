@@ -1,4 +1,5 @@
-"""The question log: redaction, logging off, retention, grouping, feedback, failures.
+"""The question log: redaction, logging off, retention, grouping, feedback, failures, the
+kind of reply and the suggestions a visitor picked, and the migration that added them.
 
 One storage interface, two engines, one suite: the tests that take ``target`` run against
 a SQLite file and against a real PostgreSQL that the session starts itself
@@ -11,18 +12,21 @@ the bot answers.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from bot.replies import Citation, Reply, ReplyKind
+from bot.replies import Citation, Reply, ReplyKind, Suggestion
 from bot.settings import Settings
 from bot.store import SCHEMA_VERSION, ChatLog, Exchange, StorageError, Store, channel_from_headers, question_key
-from bot.store.curation import add_fix, fixes, get_fix, log_rows, mark_undone, misses
-from bot.store.records import shown_db
+from bot.store.curation import Pick, add_fix, fixes, get_fix, log_rows, mark_undone, misses
+from bot.store.records import Offered, shown_db
 from bot.store.redact import redact
+from bot.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 
 COST = Citation("How much does ketamine infusion cost?", "how-much-does-ketamine-infusion-cost", "corpus/a.md",
                 "/source/a#how-much-does-ketamine-infusion-cost", "typically around $400-$600 per session", 0.5)
@@ -31,6 +35,13 @@ INSURANCE = Citation("Is ketamine infusion covered by insurance?", "is-ketamine-
 ANSWERED = Reply("It is typically around $400-$600 per session.", ReplyKind.ANSWER, (COST,), reason="covers 100% of the question")
 ABSTAINED = Reply("I'm sorry, I can't find an answer to that.", ReplyKind.ABSTENTION, (), reason="missing: weather")
 CRISIS = Reply("Please call or text 988.", ReplyKind.CRISIS, (), reason="the message speaks of suicide or self-harm")
+# Unsure: the closest sections offered; then the visitor picks one and gets its answer.
+OFFERED = tuple(Suggestion(c.section, c.anchor, c.source, c.url, c.quote) for c in (COST, INSURANCE))
+SUGGESTED = Reply("I'm not sure I have the exact answer. These parts of the clinic's pages come closest: ...",
+                  ReplyKind.SUGGESTIONS, suggestions=OFFERED, reason="unsure, so the closest sections are offered")
+COST_KEY = "corpus/a.md#how-much-does-ketamine-infusion-cost"
+PICKED_COST = Reply("It is typically around $400-$600 per session.", ReplyKind.ANSWER, (COST,), picked=COST_KEY,
+                    reason="the visitor picked 'How much does ketamine infusion cost?' among the suggestions")
 
 
 # PostgreSQL is a server the session starts: never in the fast tier.
@@ -435,3 +446,104 @@ def test_an_unreachable_postgresql_is_served_around_and_the_reason_shown(caplog)
     assert "refused" in status.error.lower() and "s3cret" not in status.error  # the cause, not "waited 2 s"
     assert "s3cret" not in caplog.text
     log.close(timeout=5)
+
+
+# --- suggestions: the kind of reply and the visitor's pick (issue 25) ---------------------------------
+
+
+def test_a_suggestions_reply_and_the_visitors_pick_are_stored_and_read_back(log):
+    log.record("widget", "can I pay with my HSA card?", SUGGESTED, 0.03)
+    log.record("widget", "can I pay with my HSA card?", PICKED_COST, 0.02)  # the widget asks again with the section
+    assert log.flush()
+    picked, offered = log.store.exchanges()  # newest first
+    assert offered.kind is ReplyKind.SUGGESTIONS and offered.abstained and offered.sections == ()
+    assert offered.suggestions == (Offered(COST_KEY, "How much does ketamine infusion cost?"),
+                                   Offered("corpus/a.md#is-ketamine-infusion-covered-by-insurance", "Is ketamine infusion covered by insurance?"))
+    assert offered.picked is None and offered.picked_section is None
+    assert picked.kind is ReplyKind.ANSWER and not picked.abstained and picked.suggestions == ()
+    assert (picked.picked, picked.picked_section) == (COST_KEY, "How much does ketamine infusion cost?")
+    exported = list(log_rows(log.store))
+    assert [(r["outcome"], r["kind"], r["suggested_sections"], r["picked_section"]) for r in exported] == [
+        ("abstained", "suggestions", "How much does ketamine infusion cost?; Is ketamine infusion covered by insurance?", None),
+        ("answered", "answer", "", "How much does ketamine infusion cost?"),
+    ]
+
+
+def test_with_question_logging_off_the_kind_and_the_sections_are_kept_but_no_question(target):
+    log = ChatLog(Store(target), log_questions=False)
+    log.record("widget", "can ketamine help my bipolar? I can pay with HSA", SUGGESTED, 0.01)
+    log.record("widget", "can ketamine help my bipolar? I can pay with HSA", PICKED_COST, 0.01)
+    log.close()
+    picked, offered = log.store.exchanges()
+    assert offered.question is None and picked.question is None
+    assert offered.kind is ReplyKind.SUGGESTIONS and len(offered.suggestions) == 2
+    assert picked.picked_section == "How much does ketamine infusion cost?"
+    assert all(r["question_key"] is None and r["reason"] is None for r in rows(log.store))
+    assert misses(log.store) == []  # nothing to group without the question
+
+
+def test_unanswered_questions_count_the_sections_visitors_picked_after_suggestions(store):
+    now = datetime.now(UTC)
+    for minutes_ago, question, reply, channel in [
+        (9, "Can I pay with my HSA card?", SUGGESTED, "widget"),
+        (8, "Can I pay with my HSA card?", PICKED_COST, "widget"),
+        (7, "can i pay with my hsa card", SUGGESTED, "api"),
+        (6, "can i pay with my hsa card", PICKED_COST, "api"),
+        (5, "can I pay with my HSA card??", SUGGESTED, "widget"),
+        (4, "can I pay with my HSA card??", Reply("Some insurance companies...", ReplyKind.ANSWER, (INSURANCE,),
+                                                  picked="corpus/a.md#is-ketamine-infusion-covered-by-insurance"), "widget"),
+        (3, "can I pay with my HSA card?", PICKED_COST, "staff"),  # staff trying it out: not a visitor's pick
+        (2, "what's the weather?", ABSTAINED, "widget"),
+    ]:
+        store.add(Exchange.of(channel, question, reply, 0.01, at=now - timedelta(minutes=minutes_ago)))
+    hsa, weather = misses(store)
+    assert (hsa.count, hsa.suggested) == (3, 3)  # the picks are answers, not more misses
+    assert hsa.picks == (Pick(COST_KEY, "How much does ketamine infusion cost?", 2),
+                         Pick("corpus/a.md#is-ketamine-infusion-covered-by-insurance", "Is ketamine infusion covered by insurance?", 1))
+    assert (weather.count, weather.suggested, weather.picks) == (1, 0, ())
+
+
+def schema_3_log(target: str, old_rows: list[tuple]) -> None:
+    """A question log as the bot before suggestions left it: schema 3, with ``old_rows`` in
+    its answers columns."""
+    insert = ("INSERT INTO answers (id, at, channel, question, question_key, abstained, crisis, sections, latency_ms, answer, reason) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            for step in POSTGRES_MIGRATIONS[:3]:
+                conn.execute(step)
+            conn.execute("CREATE TABLE faqbot_schema (version INTEGER NOT NULL)")
+            conn.execute("INSERT INTO faqbot_schema (version) VALUES (3)")
+            with conn.cursor() as cur:
+                cur.executemany(insert.replace("?", "%s"), old_rows)
+        return
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(target)
+    for step in SQLITE_MIGRATIONS[:3]:
+        conn.executescript(step)
+    conn.execute("PRAGMA user_version = 3")
+    conn.executemany(insert, old_rows)
+    conn.commit()
+    conn.close()
+
+
+def test_a_log_from_before_suggestions_is_migrated_and_keeps_its_rows(target):
+    at = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    schema_3_log(target, [
+        ("a1", at, "widget", "how much?", "how much", 0, 0, '["How much does ketamine infusion cost?"]', 12.0, "About $450.", "covers it"),
+        ("a2", at, "widget", "do you take HSA?", "do you take hsa", 1, 0, "[]", 9.0, "Sorry.", "missing: hsa"),
+        ("a3", at, "api", "I want to die", "i want to die", 0, 1, "[]", 3.0, "Please call or text 988.", "crisis"),
+    ])
+    store = Store(target)
+    assert store.schema_version() == SCHEMA_VERSION == 4
+    old = {e.id: e for e in store.exchanges()}
+    assert {i: e.kind for i, e in old.items()} == {"a1": ReplyKind.ANSWER, "a2": ReplyKind.ABSTENTION, "a3": ReplyKind.CRISIS}
+    assert old["a1"].question == "how much?" and old["a1"].sections == ("How much does ketamine infusion cost?",)
+    assert all(e.suggestions == () and e.picked is None for e in old.values())
+    assert sorted((m.question, m.suggested, m.picks) for m in misses(store)) == [("I want to die", 0, ()), ("do you take HSA?", 0, ())]
+    assert [r["kind"] for r in log_rows(store)] == ["answer", "abstention", "crisis"]
+    store.add(Exchange.of("widget", "do you take HSA?", SUGGESTED, 0.01))  # new rows beside the old
+    assert store.exchanges()[0].kind is ReplyKind.SUGGESTIONS and misses(store)[0].count == 2
+    store.close()

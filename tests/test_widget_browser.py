@@ -15,6 +15,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from conftest import CORPUS, ROOT
 from serving import Server
@@ -39,6 +40,17 @@ DEFAULT_STARTERS = [
     "Is ketamine infusion covered by insurance?",
     "Are there any risks associated with ketamine infusion?",
 ]
+# Vague, half-related questions: the bot is unsure of them, so it offers the closest sections.
+# The first the running bot answers with suggestions is used (the thresholds are refit now and then).
+UNSURE_QUESTIONS = [
+    "Is there anything I should worry about?",
+    "What about the money side?",
+    "Anything to worry about?",
+    "What happens during a session?",
+    "What should I worry about?",
+    "Are there alternatives?",
+]
+CONTACT = "If none of them answers your question: You can reach the clinic at info@ketamineinfusioncenters.com or 888-526-8638."
 
 
 # --- servers -------------------------------------------------------------------------------
@@ -154,6 +166,19 @@ def visitor(make_page) -> Page:
     return make_page()
 
 
+@pytest.fixture(scope="module")
+def unsure(sites) -> dict:
+    """The first of UNSURE_QUESTIONS that the server's API answers with suggestions, with that
+    reply; ``{"tried": {question: kind}}`` when none does."""
+    tried = {}
+    for question in UNSURE_QUESTIONS:
+        reply = httpx.post(f"{sites['bot']}/api/chat", json={"message": question}, timeout=60).raise_for_status().json()
+        if reply["kind"] == "suggestions" and len(reply["suggestions"]) >= 2:
+            return {"question": question, "reply": reply}
+        tried[question] = reply["kind"]
+    return {"tried": tried}
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -188,6 +213,46 @@ def ask(page, question: str):
     question_box(page).press("Enter")
     expect(answers(page)).to_have_count(before + 1, timeout=60_000)  # generous: CI machines are shared
     return answers(page).last
+
+
+def unsure_question(unsure: dict) -> tuple[str, dict]:
+    if "question" not in unsure:
+        pytest.fail(f"the bot offered suggestions for none of UNSURE_QUESTIONS (got {unsure['tried']}): either the "
+                    "answerability model (models/retrieval/answerability.json) has no suggestions band below its "
+                    "threshold any more, or these questions moved out of it; add a vaguer one that gets kind 'suggestions'")
+    return unsure["question"], unsure["reply"]
+
+
+def offer_sections(page, bot: str) -> tuple[object, dict]:
+    """Ask "How much does it cost?" with the server's reply turned into suggestions: a section
+    that does not exist (its heading and preview in markup) and the real section of its
+    citation. Later requests reach the server. Returns the reply's row and the citation."""
+    real: dict = {}
+
+    def handle(route):
+        if real:
+            route.continue_()
+            return
+        real.update(route.fetch().json()["citations"][0])
+        gone = {"section": "<img src=x onerror=alert(1)> Opening hours", "anchor": "opening-hours", "source": real["source"],
+                "url": "/source/x#opening-hours", "preview": "<b>Monday</b> to Friday"}
+        offered = {k: real[k] for k in ("section", "anchor", "source", "url")} | {"preview": real["quote"]}
+        lines = [f"- {s['section']}: {s['preview']}" for s in (gone, offered)]
+        route.fulfill(status=200, content_type="application/json", body=json.dumps({
+            "answer": "\n".join(["I'm not sure I have the exact answer. These parts of the clinic's pages come closest:", *lines]) + "\n\n" + CONTACT,
+            "kind": "suggestions", "abstained": True, "crisis": False, "citations": [], "suggestions": [gone, offered]}))
+
+    page.route(f"{bot}/api/chat", handle)
+    row = ask(page, "How much does it cost?")
+    return row, real
+
+
+def axe_violations(page) -> list:
+    """axe-core's violations inside the widget (its Shadow DOM included)."""
+    axe = pytest.importorskip("axe_playwright_python.base", reason="axe-core comes with the axe-playwright-python package (requirements-dev.txt)")
+    page.evaluate(axe.AXE_SCRIPT)
+    result = page.evaluate("axe.run({include: [['faq-chat-widget']]}, {resultTypes: ['violations']})")
+    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in result["violations"]]
 
 
 def shadow_eval(page, script: str):
@@ -536,3 +601,106 @@ def test_widget_is_small_and_self_contained():
     # No third-party resources: the only absolute URLs are the SVG namespace and the embed example.
     assert set(re.findall(rb"https?://[^\s\"'<>]+", source)) <= {b"http://www.w3.org/2000/svg", b"https://faq.example-clinic.com/widget.js"}
     assert b"innerHTML" not in source and b"insertAdjacentHTML" not in source
+
+
+def test_an_unsure_reply_offers_sections_as_buttons_and_picking_one_answers_from_it(sites, visitor, unsure):
+    question, reply = unsure_question(unsure)
+    page, bot = visitor.page, sites["bot"]
+    page.goto(f"{bot}/demo")
+    open_chat(page)
+    row = ask(page, question)
+    # The offer's first line, a button per section (heading and preview), then the contacts as links.
+    expect(row.locator(".msg > p")).to_have_text([reply["answer"].split("\n")[0], reply["answer"].split("\n\n")[-1]])
+    expect(row.locator("a[href='mailto:info@ketamineinfusioncenters.com']")).to_have_count(1)
+    picks = row.get_by_role("group", name="Closest sections").get_by_role("button")
+    offered = reply["suggestions"]
+    expect(picks).to_have_count(len(offered))
+    for button, s in zip(picks.all(), offered, strict=True):
+        expect(button).to_have_accessible_name(re.compile(rf"^{re.escape(s['section'])}:? {re.escape(s['preview'])}$"))
+        expect(button.locator("b")).to_have_text(s["section"])
+    heading, preview = (shadow_eval(page, f"r => parseFloat(getComputedStyle(r.querySelector('.picks {sel}')).fontSize)") for sel in ("b", "small"))
+    assert heading > preview
+
+    # Keyboard: back from the question box, past the contact links, to the buttons; Enter picks one.
+    expect(question_box(page)).to_be_focused()
+    focused = "r => [...r.querySelectorAll('.picks button')].indexOf(r.activeElement)"
+    for _ in range(4):
+        page.keyboard.press("Shift+Tab")
+        if shadow_eval(page, focused) >= 0:
+            break
+    assert shadow_eval(page, focused) == len(offered) - 1, shadow_eval(page, "r => r.activeElement && r.activeElement.outerHTML")
+    page.keyboard.press("Shift+Tab")
+    assert shadow_eval(page, focused) == len(offered) - 2
+    chosen = offered[-2]
+    page.keyboard.press("Enter")
+    expect(log(page).locator(".row.user p")).to_have_text([question, chosen["section"]])
+    expect(answers(page)).to_have_count(3, timeout=60_000)
+    answer = answers(page).last
+    expect(answer.locator(f"a[href='{bot}{chosen['url']}']")).to_have_count(1)
+    expect(answer.get_by_role("button")).to_have_count(0)
+    assert visitor.chat_bodies[-1] == {"message": question, "section": f"{chosen['source']}#{chosen['anchor']}", "history": []}
+
+    # After navigating, the buttons still work, and still send the question's own history.
+    page.goto(f"{bot}/demo?page=2")
+    expect(log(page).get_by_role("group", name="Closest sections").get_by_role("button")).to_have_count(len(offered))
+    log(page).get_by_role("group", name="Closest sections").get_by_role("button").first.click()
+    expect(answers(page)).to_have_count(4, timeout=60_000)
+    expect(answers(page).last.locator(f"a[href='{bot}{offered[0]['url']}']")).to_have_count(1)
+    assert visitor.chat_bodies[-1] == {"message": question, "section": f"{offered[0]['source']}#{offered[0]['anchor']}", "history": []}
+    expect(question_box(page)).to_be_focused()
+    ask(page, "and how much does it cost?")
+    assert [t["content"] for t in visitor.chat_bodies[-1]["history"] if t["role"] == "user"] == [question, chosen["section"], offered[0]["section"]]
+
+
+def test_suggestions_on_a_phone_show_markup_as_text_and_a_failed_pick_can_be_retried(sites, make_page):
+    visitor = make_page(PHONE, scale=2)
+    page, bot = visitor.page, sites["bot"]
+    page.goto(f"{bot}/demo")
+    open_chat(page)
+    row, real = offer_sections(page, bot)
+    picks = row.get_by_role("button")
+    expect(picks).to_have_count(2)
+    expect(picks.first).to_have_accessible_name(re.compile(r"^<img src=x onerror=alert\(1\)> Opening hours: <b>Monday</b> to Friday$"))
+    for button in picks.all():
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] and box["height"] >= 44, box
+    assert shadow_eval(page, "r => r.querySelectorAll('img, [onerror], .picks small *').length") == 0
+    expect(row.locator("a[href^='tel:']")).to_have_count(1)
+
+    # A section the pages no longer have: said plainly, nothing to retry.
+    picks.first.click()
+    error = log(page).locator(".row.error")
+    expect(error).to_contain_text("That section has changed", timeout=30_000)
+    expect(error.get_by_role("button")).to_have_count(0)
+
+    # Rate-limited, then retried: the same pick is sent again and answered from its section.
+    limited = []
+
+    def limit_once(route):
+        if limited:
+            route.fallback()
+        else:
+            limited.append(1)
+            route.fulfill(status=429, headers={"Retry-After": "2"}, content_type="application/json",
+                          body='{"error":{"code":"rate_limited","message":"too many requests"}}')
+
+    page.route(f"{bot}/api/chat", limit_once)
+    picks.last.click()
+    expect(error).to_contain_text("wait 2 seconds")
+    error.get_by_role("button", name="Retry").click()
+    expect(answers(page).last).to_contain_text("$400-$600", timeout=60_000)
+    expect(answers(page).last.locator(f"a[href='{bot}{real['url']}']")).to_be_visible()
+    expect(error).to_have_count(0)
+    pick = {"message": "How much does it cost?", "section": f"{real['source']}#{real['anchor']}", "history": []}
+    assert visitor.chat_bodies[-2:] == [pick, pick]
+    expect(log(page).locator(".row.user p")).to_have_text(["How much does it cost?", "<img src=x onerror=alert(1)> Opening hours", real["section"]])
+    assert visitor.dialogs == []
+
+
+def test_suggestion_buttons_pass_axe_on_desktop_and_phone(sites, make_page):
+    for viewport in (DESKTOP, PHONE):
+        page = make_page(viewport).page
+        page.goto(f"{sites['bot']}/demo")
+        open_chat(page)
+        offer_sections(page, sites["bot"])
+        assert axe_violations(page) == [], viewport

@@ -33,6 +33,7 @@ from bot.adapters.guard import SignInGuard, replay_body
 from bot.adapters.openapi import openapi_document
 from bot.adapters.pages import render_document
 from bot.adapters.security import SecurityHeaders, check_origins
+from bot.answer.service import UnknownSection
 from bot.errors import CorpusError
 from bot.ingest.corpus import corpus_files, document_name, parse_document
 from bot.replies import Reply
@@ -241,7 +242,13 @@ def _add_chat(api: FastAPI, holder: BotHolder) -> None:
             if crisis or await run_in_threadpool(holder.is_crisis, chat_request.message):
                 return answered(request, chat_request.message, holder.crisis_only(), started)
             return error(503, "not_ready", "the bot is starting; try again in a few seconds", {"Retry-After": "5"})
-        reply = await run_in_threadpool(bot.answer, chat_request.message, chat_request.history)
+        if chat_request.section:
+            try:
+                reply = await run_in_threadpool(bot.answer_section, chat_request.message, chat_request.section, chat_request.history)
+            except UnknownSection as exc:
+                return error(422, "unknown_section", str(exc))
+        else:
+            reply = await run_in_threadpool(bot.answer, chat_request.message, chat_request.history)
         return answered(request, chat_request.message, reply, started)
 
 

@@ -98,10 +98,25 @@ def print_reply(reply, as_json: bool) -> None:
         print("\nSources:")
         for c in reply.citations:
             print(f"  - {c.section} ({c.source}#{c.anchor}, score {c.score:.2f})")
+    if reply.suggestions:
+        print("\nTo read one, ask again with --section:")
+        for s in reply.suggestions:
+            print(f"  --section '{s.key}'  ({s.section})")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    print_reply(_bot(args).answer(args.question), args.json)
+    bot = _bot(args)
+    if args.section:
+        from bot.answer.service import UnknownSection
+
+        try:
+            reply = bot.answer_section(args.question, args.section)
+        except UnknownSection as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        reply = bot.answer(args.question)
+    print_reply(reply, args.json)
     return 0
 
 
@@ -125,14 +140,19 @@ def cmd_eval_corpora(args: argparse.Namespace) -> int:
     if not folders:
         raise BotError(f"{root}: no folder with a corpus/ and an eval.jsonl: see tests/data/corpora/ for the layout")
     embedder = MiniLMEmbedder(model=_settings(args).embedding_model)
+    offtopic = evaluation.offtopic_half(Path(args.offtopic), "test") if args.offtopic and not args.baseline else []
     scores = []
     for folder in folders:
         print(f"evaluating {folder.name} ...", file=sys.stderr)
-        scores.append(evaluation.run_corpus(folder, embedder, _baseline if args.baseline else None))
+        scores.append(evaluation.run_corpus(folder, embedder, _baseline if args.baseline else None, offtopic))
     if args.json:
-        print(json.dumps({s.name: s.report.to_json() for s in scores}, ensure_ascii=False, indent=2))
+        print(json.dumps({s.name: {**s.report.to_json(), "offtopic_plain_abstentions": s.offtopic.plain_abstentions() if s.offtopic else None}
+                          for s in scores}, ensure_ascii=False, indent=2))
+    elif args.baseline:
+        print("baseline (top passage, threshold fit on each file)\n" + evaluation.table(scores))
     else:
-        print(("baseline (top passage, threshold fit on each file)\n" if args.baseline else "") + evaluation.table(scores))
+        print(evaluation.table(scores) + "\n\nReplies (found: answered right, or a suggestion answers when picked)\n"
+              + evaluation.replies_table(scores))
     return 0
 
 
@@ -152,7 +172,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         bot = _bot(args)
     answer = _baseline(bot, cases) if args.baseline else bot.answer
-    report = evaluation.run(cases, answer, bot.settings.crisis_contacts)
+    pick = None if args.baseline else (lambda q, section, history: bot.answer_section(q, section, history))
+    report = evaluation.run(cases, answer, bot.settings.crisis_contacts, pick)
     minimums = {"answer": args.min_answer, "abstain": args.min_abstain, "crisis": args.min_crisis, "soft": args.min_soft}
     below = [k for k, m in minimums.items() if m is not None and (report.rate(k) or 0.0) < m and report.score(k)[1]]
     if args.max_false_crisis is not None and report.false_crisis() > args.max_false_crisis:
@@ -166,10 +187,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if t:
                 print(f"  {kind:8} {p:4}/{t:<4} {p / t:6.1%}")
         print(f"  answerable questions flagged as crisis: {report.false_crisis()}")
+        if (found := report.found()) is not None:
+            print(f"  found (answered right, or a suggestion answers when picked): {found:.1%}")
+        if (wrong := report.stated_wrongly()) is not None:
+            print(f"  stated wrongly (of the single-turn questions): {wrong:.1%}")
+        print("  replies: " + ", ".join(f"{k} {v:.1%}" for k, v in report.kinds().items()))
         if report.failures:
             print("\nfailures:")
             for o in report.failures:
-                state = "crisis" if o.reply.crisis else "abstained" if o.reply.abstained else "answered"
+                state = {"answer": "answered", "abstention": "abstained"}.get(o.reply.kind.value, o.reply.kind.value)
                 print(f"- [{o.case.kind}] {o.case.id}: {o.case.q!r}\n    {state}: {o.reply.answer[:160]!r}\n    why: {o.reply.reason}")
         if below:
             print(f"\nbelow the minimum: {', '.join(below)}")
@@ -195,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer one question with its sources")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.add_argument("--section", help="answer from this section ('<source>#<anchor>', as a suggestion names it)")
     p.add_argument("--index", help="index folder")
     p.add_argument("--corpus", help="corpus folder")
     p.set_defaults(func=cmd_ask)
@@ -204,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpora", help="score every FOLDER/<name>/ that has corpus/ and eval.jsonl; print one table")
     p.add_argument("--json", action="store_true", help="print scores and failures as JSON")
     p.add_argument("--baseline", action="store_true", help="score the plain top-passage baseline instead")
+    p.add_argument("--offtopic", default="tests/data/offtopic.jsonl",
+                   help="requests no clinic answers, run against every corpus with --corpora (their test half: even ids)")
     p.add_argument("--min-answer", type=float, help="minimum pass rate for answerable questions (0-1)")
     p.add_argument("--min-abstain", type=float, help="minimum pass rate for abstentions (0-1)")
     p.add_argument("--min-crisis", type=float, help="minimum pass rate for crisis messages (0-1)")

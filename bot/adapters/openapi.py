@@ -13,7 +13,7 @@ from bot.errors import CorpusError
 from bot.ingest.corpus import corpus_files, document_name
 from bot.settings import Settings
 
-API_VERSION = "1.0.0"  # raise on any change to a route, a field or a status code
+API_VERSION = "1.1.0"  # raise on any change to a route, a field or a status code
 
 _ERROR = {
     "type": "object",
@@ -44,14 +44,33 @@ _CITATION = {
     },
 }
 
+_SUGGESTION = {
+    "type": "object",
+    "required": ["section", "anchor", "source", "url", "preview"],
+    "properties": {
+        "section": {"type": "string", "description": "the heading of the section offered"},
+        "anchor": {"type": "string", "description": "the section's anchor in its document"},
+        "source": {"type": "string", "description": "the document, as a path inside the corpus"},
+        "url": {"type": "string", "description": "where a visitor can read the section"},
+        "preview": {"type": "string", "description": "the section's sentence closest to the question"},
+    },
+}
+
 _REPLY = {
     "type": "object",
-    "required": ["answer", "abstained", "crisis", "citations"],
+    "required": ["answer", "kind", "abstained", "crisis", "citations", "suggestions"],
     "properties": {
-        "answer": {"type": "string", "description": "the clinic's own sentences, or an honest 'I can't find that' with the contacts"},
-        "abstained": {"type": "boolean", "description": "the pages do not answer the question"},
+        "answer": {"type": "string", "description": "the clinic's own sentences, the closest sections offered, or an honest "
+                   "'I can't find that', each with the contacts"},
+        "kind": {"enum": ["answer", "suggestions", "abstention", "crisis"],
+                 "description": "answer: cited sentences; suggestions: unsure, so the closest sections are offered (pick one "
+                 "by sending the question again with section = source#anchor); abstention: nothing in the pages is close; "
+                 "crisis: crisis resources first"},
+        "abstained": {"type": "boolean", "description": "the bot did not answer (kind abstention or suggestions)"},
         "crisis": {"type": "boolean", "description": "the message speaks of suicide or self-harm: the answer leads with crisis resources"},
         "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}},
+        "suggestions": {"type": "array", "maxItems": 3, "items": {"$ref": "#/components/schemas/Suggestion"},
+                        "description": "the closest sections, best first (kind suggestions only)"},
     },
 }
 
@@ -91,7 +110,7 @@ def openapi_document(settings: Settings) -> dict:
         },
         "components": {
             "schemas": {
-                "ChatRequest": _chat_request(settings), "Reply": _REPLY, "Citation": _CITATION, "Error": _ERROR,
+                "ChatRequest": _chat_request(settings), "Reply": _REPLY, "Citation": _CITATION, "Suggestion": _SUGGESTION, "Error": _ERROR,
                 "Health": _HEALTH, "Reloaded": _RELOADED,
             },
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "FAQBOT_ADMIN_TOKEN"}},
@@ -121,6 +140,13 @@ def _chat_request(settings: Settings) -> dict:
                 "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}},
             },
         },
+        "section": {
+            "type": "string", "maxLength": 1000,
+            "description": "a suggestion the visitor picked, as '<source>#<anchor>' of that suggestion: the reply is that "
+            "section's answer to the message (send the question the suggestions were offered for); a section the pages do "
+            "not hold is refused with 422",
+            "examples": ["ketamine-infusion-therapy.md#what-does-it-cost"],
+        },
     },
 }
 
@@ -143,7 +169,7 @@ def _chat_path(settings: Settings) -> dict:
                     (408, "the body did not arrive in time"),
                     (413, f"the body is larger than {settings.max_body_bytes} bytes"),
                     (415, "the body is not sent as application/json"),
-                    (422, "a field is missing or wrong: the message names it"),
+                    (422, "a field is missing or wrong, or the picked section is not in the pages (unknown_section): the message names it"),
                     (429, "too many questions from this client for now: see Retry-After (crisis messages are never refused)"),
                     (500, "something went wrong on the server's side"),
                     (503, "the bot is still starting: see Retry-After"),

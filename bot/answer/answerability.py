@@ -59,6 +59,16 @@ class AnswerabilityModel:
     bias: float
     threshold: float  # the least probability at which the best section may answer
     meta: dict
+    # Below ``threshold``, the least probability at which the closest sections are offered
+    # as suggestions (below it: a plain abstention). None: no suggestions band.
+    suggest: float | None = None
+    # Two best sections from different pages this close in probability: the bot cannot tell
+    # which the visitor means, so it offers both instead of answering (0: never).
+    ambiguity: float = 0.0
+
+    @property
+    def suggest_threshold(self) -> float:
+        return self.threshold if self.suggest is None else min(self.suggest, self.threshold)
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias
@@ -75,6 +85,7 @@ class AnswerabilityModel:
             "scales": self.scales,
             "bias": self.bias,
             "threshold": self.threshold,
+            **({"suggest_threshold": self.suggest, "ambiguity_margin": self.ambiguity} if self.suggest is not None else {}),
             "meta": self.meta,
         }
 
@@ -93,6 +104,8 @@ class AnswerabilityModel:
                 float(data["bias"]),
                 float(data["threshold"]),
                 dict(data.get("meta") or {}),
+                None if data.get("suggest_threshold") is None else float(data["suggest_threshold"]),
+                float(data.get("ambiguity_margin") or 0.0),
             )
         except FileNotFoundError:
             logger.warning("%s is missing: using neutral weights; run 'python -m bot.evaluation.fit'", path)

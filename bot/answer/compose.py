@@ -67,6 +67,7 @@ class Decision:
     reason: str
     evidence: tuple[SectionEvidence, ...]
     quotes: tuple[Quote, ...] = ()
+    offer: bool = True  # whether the closest sections may be offered when it does not answer
 
     @property
     def probability(self) -> float:

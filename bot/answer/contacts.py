@@ -77,3 +77,13 @@ def find_contacts(chunks: list[Chunk]) -> Contacts:
         if emails or phones:
             return Contacts(emails, phones, chunk)
     return Contacts((), (), None)
+
+
+def contacts_by_page(chunks: list[Chunk]) -> dict[str, Contacts]:
+    """Each page's own contact details (its first passage that gives any), by source: a
+    question that came closest to one page is pointed to the contacts that page gives."""
+    pages: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        pages.setdefault(chunk.source, []).append(chunk)
+    found = {source: find_contacts(page) for source, page in pages.items()}
+    return {source: contacts for source, contacts in found.items() if contacts.chunk is not None}

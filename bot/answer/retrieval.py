@@ -140,12 +140,14 @@ class Retriever:
 
     # -- evidence -------------------------------------------------------------------
     def evidence(
-        self, vector: np.ndarray, terms: QueryTerms, word_vectors: dict[str, np.ndarray] | None = None, forms: tuple[Form, ...] = ()
+        self, vector: np.ndarray, terms: QueryTerms, word_vectors: dict[str, np.ndarray] | None = None, forms: tuple[Form, ...] = (),
+        only: SectionKey | None = None,
     ) -> list[SectionEvidence]:
         """Every candidate section for the query, with features and probability, best first.
-        ``forms``: the kinds of answer the question's form asks for (:mod:`bot.answer.forms`)."""
+        ``forms``: the kinds of answer the question's form asks for (:mod:`bot.answer.forms`).
+        ``only``: that section alone, whether or not the search finds it (a visitor picked it)."""
         phrasings = self.phrasing_matches(vector)
-        groups = self._candidates(vector, terms, phrasings)
+        groups = self._candidates(vector, terms, phrasings) if only is None else {only: self._section_hits(only, vector)}
         if not groups:
             return []
         soft = self.words.soft_matches(terms, word_vectors)
@@ -191,6 +193,11 @@ class Retriever:
                 row = self.section_rows[key][0]
                 groups[key] = [Hit(row, self.index.chunks[row], float(self.index.faiss_index.reconstruct(row) @ vector), 0.0)]
         return groups
+
+    def _section_hits(self, key: SectionKey, vector: np.ndarray) -> list[Hit]:
+        """Every passage of section ``key``, scored for the query (KeyError: no such section)."""
+        return [Hit(row, self.index.chunks[row], float(self.index.faiss_index.reconstruct(row) @ vector), 0.0)
+                for row in self.section_rows[key]]
 
     def _raw_features(
         self, key: SectionKey, group: list[Hit], sentences: list[Sentence], vector: np.ndarray, terms: QueryTerms,

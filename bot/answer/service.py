@@ -7,14 +7,25 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answer import suggest
 from bot.answer.answerability import AnswerabilityModel, model_file
 from bot.answer.compose import SAME_QUESTION, Decision, compose, merge, render
-from bot.answer.contacts import Contacts, asks_for_contact, asks_for_summary, find_contacts, summary_chunks
+from bot.answer.compose import quote as quoted_sentences
+from bot.answer.contacts import (
+    Contacts,
+    asks_for_contact,
+    asks_for_summary,
+    contacts_by_page,
+    find_contacts,
+    summary_chunks,
+)
+from bot.answer.evidence import SectionEvidence
 from bot.answer.followups import readings
 from bot.answer.parts import split_parts
 from bot.answer.query import Query, prepare
 from bot.answer.retrieval import Retriever
-from bot.errors import CorpusError
+from bot.answer.topic import TopicModel, topic_file
+from bot.errors import BotError, CorpusError
 from bot.ingest.corpus import corpus_hash
 from bot.replies import Citation, Reply, ReplyKind, Turn
 from bot.safety.check import CrisisCheck
@@ -30,6 +41,10 @@ ABSTAIN_TEXT = (
     "own situation."
 )
 PART_MISSING = "I can't find an answer to \u201c{part}\u201d in the clinic's pages."
+
+
+class UnknownSection(BotError):
+    """A visitor picked a section the index does not hold (the corpus changed, or a bad request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +70,13 @@ class Bot:
             logger.warning("the answerability model was fit with %s but the bot runs %s: refit it with "
                            "'python -m bot.evaluation.fit --model %s'", fit_with, embedder.name, settings.embedding_model)
         self.contacts: Contacts = find_contacts(index.chunks)
+        self._page_contacts = contacts_by_page(index.chunks)
         self.crisis = crisis or CrisisCheck.load(settings.crisis_model)
+        self.topic = TopicModel.load(topic_file(settings.embedding_model))
+        if self.topic is not None and self.topic.weights.shape[0] != embedder.dim:
+            logger.warning("%s does not fit %s: every message counts as a clinic question; refit it with "
+                           "'python -m bot.evaluation.fit --replies'", topic_file(settings.embedding_model), embedder.name)
+            self.topic = None
         self._summary = summary_chunks(index.chunks)
         sections = {(c.source, c.anchor) for c in index.chunks}
         counts: dict[str, int] = {}
@@ -98,9 +119,23 @@ class Bot:
         for message, history in (*self.WARM_UP, *((q, ()) for q in self.index.vocabulary.warm_up)):
             self.answer(message, history)
 
-    def abstention(self, reason: str, query: str = "", passages: tuple[dict, ...] = ()) -> Reply:
-        text = ABSTAIN_TEXT.format(contact=self.contacts.sentence())
+    def contacts_near(self, evidence: tuple[SectionEvidence, ...] = ()) -> Contacts:
+        """The contact details of the page the question came closest to, else the corpus's first."""
+        if evidence:
+            return self._page_contacts.get(evidence[0].chunk.source, self.contacts)
+        return self.contacts
+
+    def abstention(self, reason: str, query: str = "", passages: tuple[dict, ...] = (),
+                   evidence: tuple[SectionEvidence, ...] = ()) -> Reply:
+        text = ABSTAIN_TEXT.format(contact=self.contacts_near(evidence).sentence())
         return Reply(text, ReplyKind.ABSTENTION, reason=reason, query=query, passages=passages)
+
+    def suggestions(self, reason: str, query: str, passages: tuple[dict, ...], evidence: tuple[SectionEvidence, ...]) -> Reply:
+        """The closest sections offered, each with its heading, link and closest sentence."""
+        offered = tuple(suggest.suggestion(e) for e in suggest.offered(evidence))
+        text = suggest.render(offered, self.contacts_near(evidence).sentence())
+        return Reply(text, ReplyKind.SUGGESTIONS, reason=f"unsure, so the closest sections are offered: {reason}",
+                     query=query, passages=passages, suggestions=offered)
 
     def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
         """Answer one visitor message, given the conversation before it.
@@ -162,7 +197,7 @@ class Bot:
             nearest = " ".join(f"{e.chunk.section} {' '.join(s.text for s in e.sentences)}" for e in evidence[:2])
             topic = self.index.vocabulary.out_of_scope_topic(query.searched, nearest)
         if topic is not None and not any(e.features.get("phrasing", 0.0) >= SAME_QUESTION for e in evidence):
-            return Decision(False, f"it asks about {topic.name}, which the closest sections do not cover", tuple(evidence))
+            return Decision(False, f"it asks about {topic.name}, which the closest sections do not cover", tuple(evidence), offer=False)
         return compose(evidence, self.threshold)
 
     def _best_reading(self, plan: tuple[list[str], bool], queries: dict[str, Query]) -> tuple[Query, Decision]:
@@ -199,10 +234,39 @@ class Bot:
 
     def _reply(self, query: Query, decision: Decision) -> Reply:
         passages = self._passages(decision)
-        if not decision.answerable:
-            return self.abstention(decision.reason, query.searched, passages)
+        offer = decision.offer and (self.topic is None or self.topic.on_topic(query.vector))
+        kind = suggest.choose(decision.evidence, decision.answerable, self.retriever.model, offer)
+        if kind is ReplyKind.SUGGESTIONS:
+            reason = decision.reason if not decision.answerable else f"another page's section is nearly as likely: {decision.reason}"
+            return self.suggestions(reason, query.searched, passages, decision.evidence)
+        if kind is ReplyKind.ABSTENTION:
+            return self.abstention(decision.reason, query.searched, passages, decision.evidence)
         text, citations = render(decision.quotes)
         return Reply(text, ReplyKind.ANSWER, citations, decision.reason, query.searched, passages)
+
+    def answer_section(self, message: str, section: str, history: Sequence[Turn] = ()) -> Reply:
+        """The answer of ``section`` ("<source>#<anchor>", a suggestion the visitor picked) to
+        ``message``: its sentences closest to the question, cited, read with the conversation
+        as the question was. A crisis message gets the crisis reply, as always.
+
+        Raises :class:`UnknownSection` when the index holds no such section."""
+        message = " ".join(message.split())
+        source, _, anchor = section.rpartition("#")
+        key = (source, anchor)
+        if key not in self.retriever.section_rows:
+            raise UnknownSection(f"no section {section!r} in the clinic's pages: pick one of the suggestions the last reply offered")
+        if self.crisis.is_crisis(message):
+            return self.answer(message, history)
+        texts, _ = readings(message, history, self._generic)
+        queries = prepare(texts, self.retriever, self.embedder)
+        found = []
+        for query in queries.values():
+            evidence = self.retriever.evidence(query.vector, query.terms, query.word_vectors, query.forms, only=key)
+            found.append((evidence[0].probability, query, evidence[0]))
+        _, query, evidence = max(found, key=lambda f: f[0])
+        text, citations = render([(evidence, tuple(quoted_sentences(evidence)))])
+        reason = f"the visitor picked '{evidence.chunk.section}' among the suggestions (probability {evidence.probability:.2f})"
+        return Reply(text, ReplyKind.ANSWER, citations, reason, query.searched, picked=section)
 
     @staticmethod
     def _passages(decision: Decision) -> tuple[dict, ...]:

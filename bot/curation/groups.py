@@ -12,6 +12,10 @@ holds, as the console's Unanswered view shows them.
 - Each group shows its most typical question (the one nearest its centre), how many
   visitors asked, when last, and its other phrasings; the largest groups come first. A
   group with a message that got crisis resources is marked crisis-adjacent.
+- Questions the bot answered with suggestions of the closest sections are misses too; a
+  group counts how often visitors then picked each section (:attr:`Group.picks`), and names
+  the one they keep picking (:attr:`Group.favourite`, see :data:`KEEP_PICKING`), which the
+  console offers first for "Answer with this section". Staff decide; nothing changes by itself.
 """
 
 from __future__ import annotations
@@ -23,13 +27,17 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.store.curation import Fix, Miss
+from bot.store.curation import Fix, Miss, Pick
 from bot.store.records import question_key
 
 # all-MiniLM-L6-v2 puts paraphrases of one question at about 0.75 and above, and different
 # questions on one subject (cost / insurance of the same treatment) at 0.4-0.65.
 SAME_MEANING = 0.72
 DECIDED = ("not_for_bot", "needs_content", "crisis")  # later similar questions count under these
+# Visitors "keep picking" a section when it was picked at least this many times in the group
+# and more often than any other section: one pick can be a misclick or curiosity, and a tie
+# says the visitors do not agree. Such a section comes first when staff answer the group.
+KEEP_PICKING = 2
 
 
 @dataclass(slots=True)
@@ -61,6 +69,31 @@ class Group:
     @property
     def channels(self) -> tuple[str, ...]:
         return tuple(sorted({c for m in self.misses for c in m.channels}))
+
+    @property
+    def suggested(self) -> int:
+        """How many of its messages got the closest sections offered instead of an answer."""
+        return sum(m.suggested for m in self.misses)
+
+    @property
+    def picks(self) -> tuple[Pick, ...]:
+        """The sections visitors picked among those suggested, summed over the group's
+        questions, the most picked first."""
+        counts: Counter = Counter()
+        headings: dict[str, str] = {}
+        for miss in self.misses:
+            for pick in miss.picks:
+                counts[pick.key] += pick.count
+                headings.setdefault(pick.key, pick.section)
+        return tuple(Pick(key, headings[key], n) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    @property
+    def favourite(self) -> Pick | None:
+        """The section visitors keep picking (:data:`KEEP_PICKING`), or None."""
+        picks = self.picks
+        if not picks or picks[0].count < KEEP_PICKING or (len(picks) > 1 and picks[1].count == picks[0].count):
+            return None
+        return picks[0]
 
     @property
     def id(self) -> str:

@@ -118,6 +118,13 @@ class Curator:
             seen.setdefault(value, Section(value, f"{chunk.section} ({chunk.source.removeprefix(folder + '/')})"))
         return list(seen.values())
 
+    def section_for(self, key: str) -> Section | None:
+        """The served section a reply's suggestion names ("<source>#<anchor>", the source
+        under the corpus folder), as questions.yaml writes it; None when the index no longer
+        holds it (the page changed since)."""
+        value = key.removeprefix(self.settings.corpus_dir.name + "/")
+        return next((s for s in self.sections() if s.value == value), None)
+
     def suggest(self, question: str, n: int = SUGGESTIONS) -> list[Section]:
         """The ``n`` sections whose passages are nearest ``question`` in meaning."""
         bot = self._bot()

@@ -12,7 +12,9 @@ from bot.evaluation.scoring import (
     load_bot,
     load_cases,
     normalized,
+    offtopic_half,
     passed,
+    replies_table,
     run,
     run_corpus,
     table,
@@ -20,5 +22,5 @@ from bot.evaluation.scoring import (
 
 __all__ = [
     "EVAL_FILE", "KINDS", "Case", "CorpusScore", "EvalFileError", "Report", "corpus_folders", "load_bot",
-    "load_cases", "normalized", "passed", "run", "run_corpus", "table",
+    "load_cases", "normalized", "offtopic_half", "passed", "replies_table", "run", "run_corpus", "table",
 ]

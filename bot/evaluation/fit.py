@@ -25,6 +25,7 @@ import numpy as np
 from bot import evaluation
 from bot.answer.answerability import CLIP, FEATURES, AnswerabilityModel, model_file
 from bot.answer.query import prepare
+from bot.evaluation.replies import fit_replies
 from bot.search.embedder import PACKAGED, model_name
 from bot.settings import DEFAULT_EMBEDDING_MODEL
 
@@ -158,10 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="where to write the model (default: the file the bot loads with --model's model)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--rows", help="reuse (or write) the examples as JSON here")
+    parser.add_argument("--replies", action="store_true",
+                        help="keep the model's weights; choose only when to answer, offer suggestions or abstain")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     root = Path(args.corpora)
     assert not set(TUNING + MORE_TUNING) & set(HELD_OUT), "a held-out corpus is listed for tuning"
+    if args.replies:
+        fit_replies(root, args.model, Path(args.out) if args.out else model_file(args.model), args.rows)
+        return 0
     rows = _examples(root, args.rows, args.model)
     cv = {}
     for name in sorted({r["corpus"] for r in rows}):
@@ -186,10 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             "auc_on_fit_data": round(auc(rows, model), 3),
         },
     )
-    final.save(Path(args.out) if args.out else model_file(args.model))
+    out = Path(args.out) if args.out else model_file(args.model)
+    final.save(out)
     print(json.dumps(final.meta, indent=1))
     print("weights:", json.dumps({k: round(v, 3) for k, v in final.weights.items()}))
     print(f"threshold {threshold:.2f}")
+    fit_replies(root, args.model, out)  # the thresholds of the third reply depend on the weights
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.errors import BotError
 from bot.ingest.text import normalize
-from bot.replies import Reply, Turn
+from bot.replies import Reply, ReplyKind, Turn
 
 KINDS = ("answer", "abstain", "crisis", "soft")
 
@@ -42,6 +42,17 @@ class Outcome:
     case: Case
     reply: Reply
     passed: bool
+    picked: bool = False  # a suggestion of the reply, once picked, answers with a fact
+
+    @property
+    def found(self) -> bool:
+        """Answered right, or offered a section that answers right when picked."""
+        return self.passed or self.picked
+
+    @property
+    def stated_wrongly(self) -> bool:
+        """An answer without the fact, or an answer to a question the pages do not answer."""
+        return self.reply.kind is ReplyKind.ANSWER and (self.case.kind == "abstain" or (self.case.kind == "answer" and not self.passed))
 
 
 @dataclass(slots=True)
@@ -60,6 +71,31 @@ class Report:
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.passed]
 
+    def found(self) -> float | None:
+        """Of the answerable questions: the share answered right or offered a section that
+        answers when picked."""
+        rows = [o.found for o in self.outcomes if o.case.kind == "answer"]
+        return sum(rows) / len(rows) if rows else None
+
+    def single_turn(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.case.kind in ("answer", "abstain") and not o.case.history]
+
+    def stated_wrongly(self) -> float | None:
+        """Of the single-turn questions, answerable or not: the share answered wrongly."""
+        rows = [o.stated_wrongly for o in self.single_turn()]
+        return sum(rows) / len(rows) if rows else None
+
+    def kinds(self) -> dict[str, float]:
+        """The share of each reply kind over the answerable and unanswerable questions."""
+        rows = [o.reply.kind.value for o in self.outcomes if o.case.kind in ("answer", "abstain")]
+        return {k.value: rows.count(k.value) / len(rows) if rows else 0.0 for k in ReplyKind}
+
+    def plain_abstentions(self) -> float | None:
+        """The share of replies that are a plain abstention, without suggestions (for
+        off-topic requests)."""
+        rows = [o.reply.kind is ReplyKind.ABSTENTION for o in self.outcomes]
+        return sum(rows) / len(rows) if rows else None
+
     def false_crisis(self) -> int:
         return sum(o.case.kind == "answer" and o.reply.crisis for o in self.outcomes)
 
@@ -76,10 +112,14 @@ class Report:
         return {
             "scores": {k: {"passed": self.score(k)[0], "total": self.score(k)[1], "rate": self.rate(k)} for k in KINDS},
             "false_crisis": self.false_crisis(),
+            "found": self.found(),
+            "stated_wrongly": self.stated_wrongly(),
+            "kinds": self.kinds(),
             "confusion": self.confusion(),
             "failures": [
                 {"id": o.case.id, "kind": o.case.kind, "q": o.case.q, "answer": o.reply.answer,
-                 "abstained": o.reply.abstained, "crisis": o.reply.crisis, "reason": o.reply.reason}
+                 "reply": o.reply.kind.value, "abstained": o.reply.abstained, "crisis": o.reply.crisis, "reason": o.reply.reason,
+                 "suggested": [x.key for x in o.reply.suggestions], "found": o.found}
                 for o in self.failures
             ],
         }
@@ -133,16 +173,33 @@ def passed(case: Case, reply: Reply, contacts: Sequence[str] = ("988", "911")) -
     return (reply.abstained and not reply.crisis) or cited_answer
 
 
-def run(cases: Sequence[Case], answer: Callable[[str, Sequence[Turn]], Reply], contacts: Sequence[str] = ("988", "911")) -> Report:
+Pick = Callable[[str, str, Sequence[Turn]], Reply]  # (question, "<source>#<anchor>", history) -> the section's answer
+
+
+def run(cases: Sequence[Case], answer: Callable[[str, Sequence[Turn]], Reply], contacts: Sequence[str] = ("988", "911"),
+        pick: Pick | None = None) -> Report:
+    """Each case through ``answer``; for an answerable question offered suggestions, each is
+    picked through ``pick`` (when given) until one answers with a fact."""
     report = Report()
     for case in cases:
         reply = answer(case.q, case.history)
-        report.outcomes.append(Outcome(case, reply, passed(case, reply, contacts)))
+        picked = False
+        if pick is not None and case.kind == "answer" and reply.kind is ReplyKind.SUGGESTIONS:
+            picked = any(passed(case, pick(case.q, s.key, case.history), contacts) for s in reply.suggestions)
+        report.outcomes.append(Outcome(case, reply, passed(case, reply, contacts), picked))
     return report
 
 
 # -- any corpus -----------------------------------------------------------------------
 EVAL_FILE = "eval.jsonl"
+
+
+def offtopic_half(path: Path, half: str) -> list[Case]:
+    """The ``half`` ("fit": odd ids, "test": even ids) of the off-topic requests in ``path``
+    (tests/data/offtopic.jsonl), split by id before any was run through the bot: the fit
+    half chooses when suggestions are offered, the test half measures it."""
+    cases = load_cases(path)
+    return [c for c in cases if (int(c.id.rsplit("-", 1)[1]) % 2 == 1) == (half == "fit")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +209,7 @@ class CorpusScore:
     name: str
     cases: int
     report: Report
+    offtopic: Report | None = None  # requests no clinic answers, run against the same corpus
 
     def rates(self) -> dict[str, float | None]:
         return {k: self.report.rate(k) for k in KINDS}
@@ -181,13 +239,17 @@ def corpus_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "corpus").is_dir() and (p / EVAL_FILE).is_file())
 
 
-def run_corpus(folder: Path, embedder, answer_with=None) -> CorpusScore:
+def run_corpus(folder: Path, embedder, answer_with=None, offtopic: Sequence[Case] = ()) -> CorpusScore:
     """Score ``folder/eval.jsonl`` against a bot built from ``folder/corpus``.
-    ``answer_with(bot)`` picks the answering function (default: the bot itself)."""
+    ``answer_with(bot)`` picks the answering function (default: the bot itself, whose
+    suggestions are picked too). ``offtopic``: requests no clinic answers, scored apart."""
     bot = load_bot(folder / "corpus", embedder)
     cases = load_cases(folder / EVAL_FILE)
     answer = answer_with(bot, cases) if answer_with else bot.answer
-    return CorpusScore(folder.name, len(cases), run(cases, answer, bot.settings.crisis_contacts))
+    pick = None if answer_with else (lambda q, section, history: bot.answer_section(q, section, history))
+    report = run(cases, answer, bot.settings.crisis_contacts, pick)
+    other = run(offtopic, answer, bot.settings.crisis_contacts) if offtopic else None
+    return CorpusScore(folder.name, len(cases), report, other)
 
 
 def table(scores: Sequence[CorpusScore]) -> str:
@@ -206,4 +268,33 @@ def table(scores: Sequence[CorpusScore]) -> str:
         values = [r for s in scores if (r := s.report.rate(k)) is not None]
         macro.append(cell(sum(values) / len(values)) if values else "-")
     lines.append(f"| **macro average** | {sum(s.cases for s in scores)} | " + " | ".join(macro) + f" | {sum(s.report.false_crisis() for s in scores)} |")
+    return "\n".join(lines)
+
+
+def replies_table(scores: Sequence[CorpusScore]) -> str:
+    """The three kinds of reply, one row per corpus: found (answered right, or offered a
+    section that answers when picked), stated wrongly (over the single-turn questions), the
+    share of each reply kind, and the off-topic requests that got a plain abstention."""
+    head = "| corpus | found | answered right | stated wrongly | answer | suggestions | abstention | crisis | off-topic: plain abstention |"
+    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+    def cell(rate: float | None) -> str:
+        return "-" if rate is None else f"{rate:.1%}"
+
+    def row(name: str, values: list[float | None]) -> str:
+        return f"| {name} | " + " | ".join(cell(v) for v in values) + " |"
+
+    table_rows = []
+    for s in scores:
+        r = s.report
+        kinds = r.kinds()
+        values = [r.found(), r.rate("answer"), r.stated_wrongly(), kinds["answer"], kinds["suggestions"], kinds["abstention"],
+                  kinds["crisis"], s.offtopic.plain_abstentions() if s.offtopic else None]
+        table_rows.append(values)
+        lines.append(row(s.name, values))
+    macro = []
+    for i in range(len(head.split("|")) - 3):
+        values = [v[i] for v in table_rows if v[i] is not None]
+        macro.append(sum(values) / len(values) if values else None)
+    lines.append(row("**macro average**", macro))
     return "\n".join(lines)

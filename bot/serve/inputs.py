@@ -18,6 +18,7 @@ _CONTROL = re.compile(
     r"\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
 )
 ROLES = ("user", "assistant")
+MAX_SECTION_CHARS = 1000
 
 
 class InvalidRequest(BotError):
@@ -37,6 +38,7 @@ def clean_text(text: str) -> str:
 class ChatRequest:
     message: str
     history: tuple[Turn, ...] = ()
+    section: str = ""  # "<source>#<anchor>": a suggestion the visitor picked
 
     @classmethod
     def parse(cls, data: object, settings: Settings) -> ChatRequest:
@@ -47,9 +49,9 @@ class ChatRequest:
         to ``settings.max_history_chars``: a long conversation is not the visitor's fault."""
         if not isinstance(data, dict):
             raise InvalidRequest("body", f"must be a JSON object like {{\"message\": \"...\"}}, not {_kind(data)}")
-        unknown = sorted(set(data) - {"message", "history"})
+        unknown = sorted(set(data) - {"message", "history", "section"})
         if unknown:
-            raise InvalidRequest(_clip(unknown[0]), "unknown field; send only message and history")
+            raise InvalidRequest(_clip(unknown[0]), "unknown field; send only message, history and section")
         if "message" not in data:
             raise InvalidRequest("message", "is required: send the question as a string")
         message = data["message"]
@@ -77,7 +79,15 @@ class ChatRequest:
             if not isinstance(content, str):
                 raise InvalidRequest(f"history[{i}].content", f"must be a string, not {_kind(content)}")
             history.append(Turn(role, clean_text(content)[: settings.max_history_chars]))
-        return cls(message, tuple(history))
+        section = data.get("section")
+        if section is None:
+            section = ""
+        if not isinstance(section, str):
+            raise InvalidRequest("section", f"must be a string like 'page.md#anchor', not {_kind(section)}")
+        section = clean_text(section)
+        if section and ("#" not in section or len(section) > MAX_SECTION_CHARS):
+            raise InvalidRequest("section", "must be a suggestion's '<source>#<anchor>', as the reply that offered it gave them")
+        return cls(message, tuple(history), section)
 
 
 def _kind(value: object) -> str:

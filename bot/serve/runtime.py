@@ -70,6 +70,12 @@ class ServedBot:
             _thread.faiss_threads_set = True
         return (self._cached or self.bot).answer(message, history)
 
+    def answer_section(self, message: str, section: str, history: Sequence[Turn] = ()) -> Reply:
+        """The picked suggestion's answer (never cached: picks are few, and a pick is logged)."""
+        if not getattr(_thread, "faiss_threads_set", False):
+            faiss.omp_set_num_threads(SERVING_FAISS_THREADS)
+            _thread.faiss_threads_set = True
+        return self.bot.answer_section(message, section, history)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,9 @@ many is logged. The failure is logged once, the recovery once; :meth:`ChatLog.st
 
 Privacy, because visitors ask health questions: emails and phone numbers are redacted
 before a question is stored (:mod:`bot.store.redact`); with ``FAQBOT_LOG_QUESTIONS=0`` no
-question text is stored at all (the row keeps only time, channel, outcome, cited sections
-and latency, which the charts need); rows older than ``FAQBOT_RETENTION_DAYS`` are deleted,
+question text is stored at all (the row keeps only time, channel, outcome and kind of
+reply, the clinic's sections it cited, offered or the visitor picked, and latency, which the
+charts need; without the question, picks cannot be matched to questions); rows older than ``FAQBOT_RETENTION_DAYS`` are deleted,
 with their feedback, at start-up and every hour.
 """
 

@@ -1,7 +1,9 @@
 """What staff do about the questions the bot could not answer, as stored beside the log.
 
 - :func:`misses`: the visitors' messages the bot did not answer from the content
-  (abstentions and crisis replies), one :class:`Miss` per normalised question;
+  (abstentions, suggestions of the closest sections, crisis replies), one :class:`Miss` per
+  normalised question, with the sections visitors picked among those suggested (a pick is
+  the same question asked again with the section: it has the same normalised text);
 - :class:`Fix`: one staff decision about a group of them (answer with a section, not for
   the bot, needs new content, crisis-adjacent, or "the section was right, the sentence was
   wrong"), who made it and when, and its undoing;
@@ -17,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.store.database import Store, parse_stamp, placeholders, stamp
-from bot.store.records import VISITOR_CHANNELS, StorageError, utcnow
+from bot.store.database import Store, offered, parse_stamp, placeholders, stamp
+from bot.store.records import VISITOR_CHANNELS, StorageError, kind_of, utcnow
 
 ACTIONS = {
     "answer": "answered with a section",
@@ -31,6 +33,15 @@ ORIGINS = ("unanswered", "feedback", "cli")
 
 
 @dataclass(frozen=True, slots=True)
+class Pick:
+    """How many times visitors picked one suggested section for one question."""
+
+    key: str  # "<source>#<anchor>", as the reply offered it
+    section: str  # its heading
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Miss:
     """Visitors' messages with one normalised text that the bot did not answer from the content."""
 
@@ -40,6 +51,8 @@ class Miss:
     last: datetime
     crisis: int  # how many of them got crisis resources
     channels: tuple[str, ...]
+    suggested: int = 0  # how many of them got the closest sections offered instead of an answer
+    picks: tuple[Pick, ...] = ()  # the sections visitors then picked, the most picked first
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +81,17 @@ class Fix:
 
 
 def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS, since: datetime | None = None) -> list[Miss]:
-    """Abstained and crisis messages from ``channels`` with a logged question (asked after
-    ``since``, when given), grouped by normalised text, most asked first."""
+    """Messages from ``channels`` with a logged question (asked after ``since``, when given)
+    that got no answer (an abstention or suggestions: ``abstained``) or crisis resources,
+    grouped by normalised text, most asked first; each with the suggested sections that
+    visitors picked for that question (in the same channels and time)."""
     channels, marks = placeholders(channels)
+    after = stamp(since) if since else ""
     with store.reading() as conn:
         rows = conn.execute(
             f"""
             WITH missed AS (
-                SELECT {store.db.row_order} AS r, question_key, question, at, channel, crisis FROM answers
+                SELECT {store.db.row_order} AS r, question_key, question, at, channel, crisis, kind FROM answers
                 WHERE (abstained = 1 OR crisis = 1) AND question_key IS NOT NULL AND question_key != ''
                 AND channel IN ({marks}) AND at > ?
             ),
@@ -84,13 +100,26 @@ def misses(store: Store, channels: Iterable[str] = VISITOR_CHANNELS, since: date
                 FROM missed
             )
             SELECT m.question_key, l.question, max(m.at) AS last, count(*) AS n, sum(m.crisis) AS cr,
+                   sum(CASE WHEN m.kind = 'suggestions' THEN 1 ELSE 0 END) AS sg,
                    {store.db.concat_distinct.format("m.channel")} AS chans
             FROM missed m JOIN latest l ON l.question_key = m.question_key AND l.k = 1
             GROUP BY m.question_key, l.question ORDER BY n DESC, last DESC
             """,
-            (*channels, stamp(since) if since else ""),
+            (*channels, after),
         ).fetchall()
-    return [Miss(r["question_key"], r["question"], r["n"], parse_stamp(r["last"]), r["cr"], tuple(sorted(r["chans"].split(","))))
+        picked = conn.execute(
+            f"""
+            SELECT question_key, picked, max(picked_section) AS heading, count(*) AS n FROM answers
+            WHERE picked IS NOT NULL AND question_key IS NOT NULL AND question_key != '' AND channel IN ({marks}) AND at > ?
+            GROUP BY question_key, picked
+            """,
+            (*channels, after),
+        ).fetchall() if rows else []
+    picks: dict[str, list[Pick]] = {}
+    for r in picked:
+        picks.setdefault(r["question_key"], []).append(Pick(r["picked"], r["heading"] or r["picked"], r["n"]))
+    return [Miss(r["question_key"], r["question"], r["n"], parse_stamp(r["last"]), r["cr"], tuple(sorted(r["chans"].split(","))),
+                 r["sg"] or 0, tuple(sorted(picks.get(r["question_key"], ()), key=lambda p: (-p.count, p.key))))
             for r in rows]
 
 
@@ -136,16 +165,21 @@ def _fix(r) -> Fix:
                r["origin"], parse_stamp(r["undone_at"]) if r["undone_at"] else None, r["undone_by"])
 
 
-LOG_COLUMNS = ("time_utc", "channel", "message", "outcome", "cited_sections", "rating", "comment")
+LOG_COLUMNS = ("time_utc", "channel", "message", "outcome", "cited_sections", "rating", "comment",
+               "kind", "suggested_sections", "picked_section")
 
 
 def log_rows(store: Store, since: datetime | None = None) -> Iterator[dict]:
     """One row per answered message, oldest first, as stored (redacted): LOG_COLUMNS, with
-    the latest rating and comment on it if any."""
+    the latest rating and comment on it if any. ``outcome`` is answered, abstained (no
+    answer: an abstention or suggestions) or crisis; ``kind`` is which reply it was (answer,
+    suggestions, abstention, crisis), ``suggested_sections`` the headings a suggestions reply
+    offered, ``picked_section`` the one the visitor picked to get this answer."""
     with store.reading() as conn:
         rows = conn.execute(
             f"""
-            SELECT a.at, a.channel, a.question, a.abstained, a.crisis, a.sections, f.rating, f.comment FROM answers a
+            SELECT a.at, a.channel, a.question, a.abstained, a.crisis, a.sections, a.kind, a.suggestions, a.picked_section,
+                   f.rating, f.comment FROM answers a
             LEFT JOIN feedback f ON f.id = (SELECT max(id) FROM feedback WHERE answer_id = a.id)
             WHERE a.at >= ? ORDER BY a.at, a.{store.db.row_order}
             """,
@@ -156,4 +190,6 @@ def log_rows(store: Store, since: datetime | None = None) -> Iterator[dict]:
         yield {
             "time_utc": r["at"], "channel": r["channel"], "message": r["question"], "outcome": outcome,
             "cited_sections": "; ".join(json.loads(r["sections"])), "rating": r["rating"], "comment": r["comment"],
+            "kind": kind_of(r["kind"], bool(r["abstained"]), bool(r["crisis"])).value,
+            "suggested_sections": "; ".join(o.section for o in offered(r["suggestions"])), "picked_section": r["picked_section"],
         }

@@ -23,6 +23,7 @@ from bot.store.records import (
     DayCount,
     Exchange,
     FeedbackItem,
+    Offered,
     SectionCount,
     StorageError,
     check_db_path,
@@ -105,8 +106,9 @@ class Store:
             return
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO answers (id, at, channel, question, question_key, abstained, crisis, sections, latency_ms, answer, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO answers (id, at, channel, question, question_key, abstained, crisis, sections, latency_ms, answer, reason, "
+                "kind, suggestions, picked, picked_section) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 rows,
             )
 
@@ -154,7 +156,8 @@ class Store:
             rows = conn.execute(f"SELECT * FROM answers ORDER BY at DESC, {self.db.row_order} DESC LIMIT ?", (limit,)).fetchall()
         return [
             Exchange(r["id"], parse_stamp(r["at"]), r["channel"], r["question"], bool(r["abstained"]), bool(r["crisis"]),
-                     tuple(json.loads(r["sections"])), r["latency_ms"], r["answer"], r["reason"])
+                     tuple(json.loads(r["sections"])), r["latency_ms"], r["answer"], r["reason"], r["kind"],
+                     offered(r["suggestions"]), r["picked"], r["picked_section"])
             for r in rows
         ]
 
@@ -164,13 +167,15 @@ class Store:
         with self.reading() as conn:
             rows = conn.execute(
                 "SELECT f.id, f.at, f.rating, f.comment, f.answer_id, a.channel, a.question, a.answer, a.abstained, a.crisis, "
-                f"a.sections, a.reason FROM feedback f JOIN answers a ON a.id = f.answer_id {where} "
+                "a.sections, a.reason, a.kind, a.suggestions, a.picked_section "
+                f"FROM feedback f JOIN answers a ON a.id = f.answer_id {where} "
                 "ORDER BY f.at DESC, f.id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [
             FeedbackItem(r["id"], parse_stamp(r["at"]), r["rating"], r["comment"], r["answer_id"], r["channel"], r["question"], r["answer"],
-                         bool(r["abstained"]), bool(r["crisis"]), tuple(json.loads(r["sections"])), r["reason"])
+                         bool(r["abstained"]), bool(r["crisis"]), tuple(json.loads(r["sections"])), r["reason"], r["kind"],
+                         offered(r["suggestions"]), r["picked_section"])
             for r in rows
         ]
 
@@ -226,7 +231,17 @@ def _row(exchange: Exchange) -> tuple:
         exchange.latency_ms,
         exchange.answer,
         exchange.reason,
+        exchange.kind.value,
+        json.dumps([[o.key, o.section] for o in exchange.suggestions], ensure_ascii=False),
+        exchange.picked,
+        exchange.picked_section,
     )
+
+
+def offered(stored: str | None) -> tuple[Offered, ...]:
+    """The ``suggestions`` column read back: ``[[key, heading], ...]`` (``[]`` on rows from
+    before schema 4, and on replies that offered nothing)."""
+    return tuple(Offered(key, section) for key, section in json.loads(stored or "[]"))
 
 
 def _comment(comment: str | None) -> str | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from bot.errors import BotError
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.store.redact import redact
 
 CHANNELS = ("widget", "api", "staff")
@@ -95,9 +95,33 @@ def check_rating(rating: int) -> None:
         raise ValueError(f"rating must be 1 (thumbs up) or -1 (thumbs down), not {rating!r}")
 
 
+_KINDS = frozenset(k.value for k in ReplyKind)
+
+
+def kind_of(kind: str | None, abstained: bool, crisis: bool) -> ReplyKind:
+    """The kind of reply a stored row got: as stored, or, for a row logged before schema 4
+    (no kind; suggestions did not exist then), from its abstained and crisis flags."""
+    if kind in _KINDS:
+        return ReplyKind(kind)
+    return ReplyKind.CRISIS if crisis else ReplyKind.ABSTENTION if abstained else ReplyKind.ANSWER
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """A section a reply offered when the bot was unsure, as stored."""
+
+    key: str  # "<source>#<anchor>", what a visitor's pick names
+    section: str  # its heading
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """One answered message, as stored."""
+    """One answered message, as stored.
+
+    ``kind`` is what the reply was; left out (None), it is derived from ``abstained`` and
+    ``crisis`` as for a row logged before it was stored. ``suggestions``: the sections
+    offered (a ``suggestions`` reply); ``picked``: the suggestion ("<source>#<anchor>") the
+    visitor picked to get this reply, and ``picked_section`` its heading."""
 
     id: str
     at: datetime
@@ -109,13 +133,23 @@ class Exchange:
     latency_ms: float
     answer: str
     reason: str | None = None
+    kind: ReplyKind | None = None
+    suggestions: tuple[Offered, ...] = ()
+    picked: str | None = None
+    picked_section: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", kind_of(self.kind, self.abstained, self.crisis))
 
     @classmethod
     def of(cls, channel: str, question: str | None, reply: Reply, seconds: float, *, id: str | None = None, at: datetime | None = None) -> Exchange:
-        """The row for ``reply`` to ``question`` (already redacted, or None to store none)."""
+        """The row for ``reply`` to ``question`` (already redacted, or None to store none).
+        The reply's kind, offered sections and pick are kept either way: they name the
+        clinic's sections, never the visitor's words."""
         if channel not in CHANNELS:
             raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
         sections = tuple(dict.fromkeys(c.section for c in reply.citations))
+        picked = reply.picked or None
         return cls(
             id=id or uuid.uuid4().hex,
             at=at or utcnow(),
@@ -127,7 +161,18 @@ class Exchange:
             latency_ms=round(seconds * 1000, 1),
             answer=reply.answer,
             reason=redact(reply.reason) if question is not None and reply.reason else None,
+            kind=reply.kind,
+            suggestions=tuple(Offered(s.key, s.section) for s in reply.suggestions),
+            picked=picked,
+            picked_section=_picked_heading(reply) if picked else None,
         )
+
+
+def _picked_heading(reply: Reply) -> str:
+    """The heading of the section the visitor picked: the citation from it (the reply quotes
+    the picked section), else the last part of its anchor."""
+    cited = next((c.section for c in reply.citations if f"{c.source}#{c.anchor}" == reply.picked), None)
+    return cited or reply.picked.rpartition("#")[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +189,12 @@ class FeedbackItem:
     crisis: bool
     sections: tuple[str, ...]
     reason: str | None
+    kind: ReplyKind | None = None  # derived from abstained and crisis when left out, as on Exchange
+    suggestions: tuple[Offered, ...] = ()
+    picked_section: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", kind_of(self.kind, self.abstained, self.crisis))
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,16 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     # 3: the rate limit shared by replicas lives in PostgreSQL only; one SQLite file serves
     # one machine, whose limiter is in memory (bot.serve.ratelimit)
     "",
+    # 4: what kind of reply each message got, the sections it offered when the bot was unsure,
+    # and the one the visitor picked among them (issue 25). Rows from before keep NULL kinds:
+    # bot.store.records.kind_of derives theirs from abstained and crisis.
+    """
+    ALTER TABLE answers ADD COLUMN kind TEXT;             -- answer | suggestions | abstention | crisis
+    ALTER TABLE answers ADD COLUMN suggestions TEXT NOT NULL DEFAULT '[]';  -- JSON [[key, heading], ...] offered
+    ALTER TABLE answers ADD COLUMN picked TEXT;           -- source#anchor the visitor picked to get this reply
+    ALTER TABLE answers ADD COLUMN picked_section TEXT;   -- its heading
+    CREATE INDEX answers_picked ON answers (question_key) WHERE picked IS NOT NULL;
+    """,
 )
 
 POSTGRES_MIGRATIONS: tuple[str, ...] = (
@@ -109,6 +119,14 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
         at DOUBLE PRECISION NOT NULL,   -- the database's clock, seconds since 1970
         granted BOOLEAN NOT NULL        -- whether the last request took a token
     );
+    """,
+    """
+    ALTER TABLE answers
+        ADD COLUMN kind TEXT,
+        ADD COLUMN suggestions TEXT NOT NULL DEFAULT '[]',
+        ADD COLUMN picked TEXT,
+        ADD COLUMN picked_section TEXT;
+    CREATE INDEX answers_picked ON answers (question_key) WHERE picked IS NOT NULL;
     """,
 )
 

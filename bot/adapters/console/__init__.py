@@ -4,9 +4,12 @@
   shows the passages behind the last answer (section, scores, which were quoted) and why
   the bot answered, abstained or gave crisis resources. Thumbs up / down on any answer,
   with an optional comment, are stored.
-- Unanswered: visitors' questions the bot abstained on, the same question grouped, most
-  asked first: what to write new content from.
+- Unanswered: visitors' questions the bot did not answer (abstained, or offered the
+  closest sections), grouped by meaning, most asked first, with the sections visitors
+  picked among those offered: what to write new content from.
 - Feedback: the rated answers, newest first.
+- Log: the latest messages and the kind of reply each got (suggestions offered, the
+  section picked).
 - Overview: questions per day, the share abstained and the most cited sections.
 - Index: what is being served, and whether the corpus on disk is newer.
 - Evaluation: run an evaluation file and see the scores and the failing cases.

@@ -17,13 +17,16 @@ from bot.adapters.console.text import (
     DAYS,
     FAILURE_COLUMNS,
     FEEDBACK_COLUMNS,
+    LOG_COLUMNS,
     RATED,
+    RECENT,
     SCOPES,
     SCORE_COLUMNS,
     THUMBS,
     clip,
     count_of,
     format_reply,
+    kind_text,
     log_unavailable,
     outcome,
     passages_markdown,
@@ -33,6 +36,7 @@ from bot.adapters.console.text import (
 )
 from bot.curation.service import Curator
 from bot.errors import BotError
+from bot.replies import ReplyKind
 from bot.serve.inputs import ChatRequest, InvalidRequest
 from bot.serve.runtime import BotHolder
 from bot.store import ChatLog, StorageError
@@ -156,9 +160,20 @@ class Console:
         rows = []
         for f in read_log(self._store(), lambda store: store.feedback(only_negative=only_negative)):
             question = f.question if f.question is not None else "(not logged)"
-            answer = "[abstained] " if f.abstained else "[crisis] " if f.crisis else ""
+            kind = kind_text(f.kind, len(f.suggestions), f.picked_section)
+            answer = "" if kind == "answered" else f"[{kind}] "
             rows.append([when(f.at), THUMBS[f.rating], question, answer + clip(f.answer), "; ".join(f.sections), f.comment or "", f.channel])
         return pd.DataFrame(rows, columns=FEEDBACK_COLUMNS)
+
+    def recent(self, limit: int = RECENT) -> pd.DataFrame:
+        """The latest answered messages, newest first, with the kind of reply each got: the
+        sections a suggestions reply offered, the section a visitor picked among them."""
+        rows = []
+        for e in read_log(self._store(), lambda store: store.exchanges(limit)):
+            sections = [o.section for o in e.suggestions] if e.kind is ReplyKind.SUGGESTIONS else list(e.sections)
+            rows.append([when(e.at), e.channel, e.question if e.question is not None else "(not logged)",
+                         kind_text(e.kind, len(e.suggestions), e.picked_section), "; ".join(sections), clip(e.answer, 200), e.latency_ms])
+        return pd.DataFrame(rows, columns=LOG_COLUMNS)
 
     def overview(self, scope: str = next(iter(SCOPES))):
         """(summary, questions per day, share abstained per day, most cited sections)."""

@@ -39,7 +39,7 @@ def fix_panel(fixing: Fixing, picker: gr.Dropdown, *, with_wrong_sentence: bool)
     """The section picker, the preview and the action buttons for ``picker``'s choice; the
     status line (which changes after every action)."""
     about = gr.Markdown()
-    section = gr.Dropdown(label="Section that answers it (★ = suggested)", choices=[], value=None)
+    section = gr.Dropdown(label="Section that answers it (✓ = visitors keep picking it, ★ = suggested)", choices=[], value=None)
     preview = gr.Markdown()
     with gr.Row():
         show = gr.Button("Preview the reply", size="sm")

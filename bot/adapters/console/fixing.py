@@ -16,11 +16,12 @@ import pandas as pd
 from bot.adapters.console.text import clip, format_reply, read_log, when
 from bot.curation.service import Curator, FixRefused, NotServed
 from bot.errors import BotError
-from bot.store.curation import ACTIONS, fixes
+from bot.store.curation import ACTIONS, Pick, fixes
 
 logger = logging.getLogger(__name__)
 
-GROUP_COLUMNS = ["asked", "question", "last seen (UTC)", "channels", "also asked as", "crisis replies"]
+GROUP_COLUMNS = ["asked", "question", "last seen (UTC)", "channels", "also asked as", "crisis replies", "got suggestions",
+                 "visitors picked"]
 FIXED_COLUMNS = ["fix", "when (UTC)", "by", "phrasings", "section", "the bot now replies"]
 CHANGE_COLUMNS = ["fix", "when (UTC)", "by", "action", "phrasings", "section", "asked", "similar since", "status"]
 NO_SIGN_IN = "console (no sign-in)"
@@ -36,6 +37,8 @@ class Target:
     crisis: int
     origin: str
     cited: str | None = None
+    picks: tuple[Pick, ...] = ()  # the suggested sections visitors picked (a group), most picked first
+    favourite: Pick | None = None  # the one they keep picking (bot.curation.groups.KEEP_PICKING)
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
@@ -44,6 +47,11 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
 def escape(text: str) -> str:
     """Visitors' text shown as typed in Markdown: no link, image, HTML or emphasis of theirs."""
     return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
+
+
+def picks_text(picks: tuple[Pick, ...]) -> str:
+    """The sections visitors picked among the suggestions: "Cost ×3 · Insurance ×1"."""
+    return " · ".join(f"{p.section} ×{p.count}" for p in picks)
 
 
 def staff_of(request: gr.Request | None) -> str:
@@ -63,7 +71,7 @@ class Fixing:
         kind, _, ident = (choice or "").partition(":")
         if kind == "group":
             group = self.curator.group(ident)
-            return Target(group.phrasings, group.count, group.crisis, "unanswered")
+            return Target(group.phrasings, group.count, group.crisis, "unanswered", picks=group.picks, favourite=group.favourite)
         if kind == "feedback":
             store = self.curator.require_store()
             item = next((f for f in store.feedback(only_negative=True) if str(f.id) == ident), None)
@@ -81,8 +89,10 @@ class Fixing:
         except BotError as exc:
             return pd.DataFrame(columns=GROUP_COLUMNS), gr.update(choices=[], value=None), f"⚠ {exc}"
         rows = [[g.count, g.typical, when(g.last), ", ".join(g.channels), " | ".join(g.phrasings[1:6]),
-                 f"⚠ {g.crisis}" if g.crisis else ""] for g in grouped.groups]
-        choices = [(f"{g.typical} (asked {g.count}×{', crisis replies' if g.crisis else ''})", f"group:{g.id}") for g in grouped.groups]
+                 f"⚠ {g.crisis}" if g.crisis else "", g.suggested, picks_text(g.picks)] for g in grouped.groups]
+        choices = [(f"{g.typical} (asked {g.count}×{', crisis replies' if g.crisis else ''}"
+                    f"{f', visitors keep picking {g.favourite.section}' if g.favourite and not g.crisis else ''})", f"group:{g.id}")
+                   for g in grouped.groups]
         return pd.DataFrame(rows, columns=GROUP_COLUMNS), gr.update(choices=choices, value=None), self._file_warning()
 
     def negative_feedback(self):
@@ -97,18 +107,26 @@ class Fixing:
             return "", gr.update(choices=[], value=None), ""
         try:
             target = self._target(choice)
-            suggested = self.curator.suggest(target.phrasings[0])
-            rest = [s for s in self.curator.sections() if s not in suggested]
+            favourite = self.curator.section_for(target.favourite.key) if target.favourite and not target.crisis else None
+            suggested = [s for s in self.curator.suggest(target.phrasings[0]) if s != favourite]
+            rest = [s for s in self.curator.sections() if s not in suggested and s != favourite]
         except BotError as exc:
             return f"⚠ {exc}", gr.update(choices=[], value=None), ""
-        choices = [(f"★ {s.label}", s.value) for s in suggested] + [(s.label, s.value) for s in rest]
+        choices = [(f"✓ picked by visitors {target.favourite.count}×: {favourite.label}", favourite.value)] if favourite else []
+        choices += [(f"★ {s.label}", s.value) for s in suggested] + [(s.label, s.value) for s in rest]
         lines = [f"**{escape(target.phrasings[0])}**: asked {target.asked}×"]
         lines += [f"- {escape(p)}" for p in target.phrasings[1:8]]
         if target.cited:
             lines.append(f"The bot answered from: {escape(target.cited)}")
+        if target.picks:
+            lines.append(f"Offered the closest sections instead of an answer, visitors picked: {escape(picks_text(target.picks))}")
+        if favourite:
+            lines.append(f"Visitors keep picking **{escape(target.favourite.section)}**: it is first below. "
+                         "Preview the reply, then answer the group with it if it is right.")
         if target.crisis:
             lines.append("⚠ **Crisis-adjacent**: some of these messages got crisis resources, so this group cannot be answered with a section.")
-        return "\n".join(lines), gr.update(choices=choices, value=suggested[0].value if suggested else None), ""
+        first = choices[0][1] if favourite or suggested else None
+        return "\n".join(lines), gr.update(choices=choices, value=first), ""
 
     def preview(self, choice: str | None, section: str | None) -> str:
         """The exact reply the bot would give once the fix is saved, with its citation."""

@@ -10,7 +10,9 @@ from bot.adapters.console.text import (
     DAYS,
     FAILURE_COLUMNS,
     FEEDBACK_COLUMNS,
+    LOG_COLUMNS,
     OUTCOME_COLORS,
+    RECENT,
     SCOPES,
     SCORE_COLUMNS,
 )
@@ -28,6 +30,7 @@ def build_ui(holder: BotHolder, log: ChatLog | None = None) -> gr.Blocks:
             _chat_tab(console)
             unanswered_tab(console.fixing)
             _feedback_tab(console)
+            _log_tab(console)
             changes_tab(console.fixing)
             _overview_tab(console)
             _index_tab(console)
@@ -66,6 +69,15 @@ def _feedback_tab(console: Console) -> None:
         feedback = gr.Dataframe(headers=FEEDBACK_COLUMNS, wrap=True, interactive=False)
         feedback_fixes(console.fixing, tab)
     gr.on([tab.select, refresh.click, only_negative.change], console.feedback, only_negative, feedback, api_name="feedback")
+
+
+def _log_tab(console: Console) -> None:
+    with gr.Tab("Log") as tab:
+        gr.Markdown(f"The latest {RECENT} messages from every channel, newest first, and the reply each got: an answer (and the "
+                    "suggested section the visitor picked to get it), the closest sections offered, an abstention or crisis resources.")
+        refresh = gr.Button("Refresh", size="sm")
+        table = gr.Dataframe(headers=LOG_COLUMNS, wrap=True, interactive=False, label="Log")
+    gr.on([tab.select, refresh.click], console.recent, None, table, api_name="log")
 
 
 def _overview_tab(console: Console) -> None:

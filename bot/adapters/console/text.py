@@ -7,13 +7,15 @@ from typing import TypeVar
 
 import gradio as gr
 
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.store import StorageError, Store
 
 T = TypeVar("T")
 
 PASSAGE_COLUMNS = ["used", "section", "dense", "lexical", "coverage", "sentence", "passage"]
 FEEDBACK_COLUMNS = ["when (UTC)", "rating", "question", "answer", "cited sections", "comment", "channel"]
+LOG_COLUMNS = ["when (UTC)", "channel", "question", "reply", "sections", "answer", "ms"]
+RECENT = 200  # messages the Log tab lists
 SCORE_COLUMNS = ["kind", "passed", "total", "rate"]
 FAILURE_COLUMNS = ["id", "kind", "question", "the bot", "answer", "reason"]
 SCOPES = {"visitors (widget + API)": ("widget", "api"), "all channels (with staff)": ("widget", "api", "staff")}
@@ -35,7 +37,18 @@ def format_reply(reply: Reply) -> str:
 
 
 def outcome(reply: Reply) -> str:
-    return "crisis" if reply.crisis else "abstained" if reply.abstained else "answered"
+    return {ReplyKind.CRISIS: "crisis", ReplyKind.SUGGESTIONS: "suggestions", ReplyKind.ABSTENTION: "abstained"}.get(reply.kind, "answered")
+
+
+def kind_text(kind: ReplyKind, offered: int = 0, picked_section: str | None = None) -> str:
+    """A logged reply's kind as the console lists it: "answered", "answered · picked:
+    <heading>" (the visitor picked that suggestion), "suggestions (3 offered)", "abstained"
+    or "crisis"."""
+    if kind is ReplyKind.SUGGESTIONS:
+        return f"suggestions ({offered} offered)"
+    if kind is not ReplyKind.ANSWER:
+        return "crisis" if kind is ReplyKind.CRISIS else "abstained"
+    return f"answered · picked: {picked_section}" if picked_section else "answered"
 
 
 def why_text(reply: Reply, message: str) -> str:
@@ -44,6 +57,9 @@ def why_text(reply: Reply, message: str) -> str:
     lines = [f"**{state}**: {reply.reason or 'no reason given'}"]
     if reply.crisis:
         lines.append("A crisis message gets the crisis resources before anything else.")
+    elif reply.suggestions:
+        lines.append("The bot is unsure, so the visitor is offered the closest sections to pick from, with the clinic's contact "
+                     "details: " + "; ".join(f"[{s.section}]({s.url})" for s in reply.suggestions))
     elif reply.abstained:
         lines.append("The visitor is told the article does not answer this, and given the clinic's contact details.")
     lines.append(f"searched for: `{reply.query or message}`")

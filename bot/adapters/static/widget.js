@@ -74,6 +74,11 @@
     ".starters{display:flex;flex-direction:column;align-items:flex-start;gap:6px;margin-top:14px}" +
     ".starters button{padding:6px 12px;border:1px solid var(--link);border-radius:999px;background:#fff;color:var(--link);text-align:left;line-height:1.35}" +
     ".starters button:hover{background:#f1f3f5}" +
+    ".picks{display:flex;flex-direction:column;gap:6px;margin:8px 0}" +
+    ".picks button{padding:6px 12px;border:1px solid var(--link);border-radius:10px;background:#fff;text-align:left;line-height:1.35}" +
+    ".picks button:hover{background:#f1f3f5}" +
+    ".picks b{display:block;color:var(--link)}" +
+    ".picks small{display:block;font-size:13px;color:#57606a}" +
     ".typing{margin-top:12px;display:inline-flex;gap:4px;padding:13px 14px;border-radius:14px;border-bottom-left-radius:4px;background:#f1f3f5}" +
     ".typing i{width:7px;height:7px;border-radius:50%;background:#57606a;animation:b 1.2s infinite ease-in-out}" +
     ".typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}" +
@@ -179,7 +184,7 @@
   ]);
   var scroll = el("div", { class: "scroll" }, [log, starters, typing]);
   var panel = el("div", { class: "panel", id: uid, role: "dialog", "aria-labelledby": uid + "-t", hidden: "" }, [
-    el("header", {}, [title, restart, close]), scroll, form, note
+    el("header", { role: "none" }, [title, restart, close]), scroll, form, note
   ]);
   var root = el("div", { class: "root" + (d.position === "left" ? " left" : ""), lang: "en" }, [panel, launcher]);
   root.style.setProperty("--a", ACCENT);
@@ -223,11 +228,29 @@
     return box;
   }
 
+  // The bot is unsure: its first line, a button per section (named "Conclusion: It may..."), the contacts.
+  function offer(m) {
+    var paras = m.content.split(/\n\s*\n/), box = bubble("bot", m.content.split("\n")[0]);
+    var group = el("div", { class: "picks", role: "group", "aria-label": "Closest sections" });
+    m.suggestions.forEach(function (s) {
+      var b = el("button", { type: "button", "aria-label": s.section + (/\w$/.test(s.section) ? ": " : " ") + s.preview },
+        [el("b", { text: s.section }), el("small", { text: s.preview })]);
+      b.addEventListener("click", function () {
+        input.focus();
+        ask(s.section, false, { message: m.asked.message, section: s.key, history: m.asked.history });
+      });
+      group.append(b);
+    });
+    box.append(group);
+    if (paras.length > 1) box.append(bubble("bot", paras.pop()).lastChild);
+    return box;
+  }
+
   function render(m, live) {
     var kind = m.role === "user" ? "user" : "bot";
     var row = el("div", { class: "row " + kind + (m.crisis ? " crisis" : "") });
     if (m.crisis && live) row.setAttribute("role", "alert");
-    row.append(bubble(kind, m.content, m.crisis));
+    row.append(Array.isArray(m.suggestions) && m.suggestions.length && m.asked ? offer(m) : bubble(kind, m.content, m.crisis));
     var seen = {}, cites = el("ul", { class: "cites", "aria-label": "Sources" });
     (Array.isArray(m.citations) ? m.citations : []).forEach(function (c) {
       var href = c && typeof c.url === "string" && resolve(c.url);
@@ -242,13 +265,13 @@
     return row;
   }
 
-  function showError(text, question) {
+  function showError(text, again) {
     var row = el("div", { class: "row bot error" }, [el("div", { class: "msg", text: text })]);
-    if (question) {
+    if (again) {
       var retry = el("button", { type: "button", class: "retry", text: "Retry" });
       retry.addEventListener("click", function () {
         input.focus();
-        ask(question, true);
+        again();
       });
       row.firstChild.append(el("br"), retry);
     }
@@ -264,6 +287,7 @@
     }
     if (status === 503) return "The assistant is just starting up. Please try again in a few seconds.";
     if (status >= 500 || status < 400) return "Sorry, something went wrong on our side. Please try again.";
+    if (body && body.error && body.error.code === "unknown_section") return "That section has changed. Please ask again.";
     return "Sorry, that question couldn't be sent" + (server ? ": " + server : ".");
   }
 
@@ -273,7 +297,7 @@
     state.msgs.forEach(function (m) { render(m, false); });
     starters.hidden = state.msgs.some(function (m) { return m.role === "user"; }) || !STARTERS.length;
     var last = state.msgs[state.msgs.length - 1];
-    if (last && last.role === "user") showError("Your last question hasn't been answered yet.", last.content);
+    if (last && last.role === "user") showError("Your last question hasn't been answered yet.", function () { ask(last.content, true, last.pick); });
   }
 
   function scrollDown() { scroll.scrollTop = scroll.scrollHeight; }
@@ -287,17 +311,18 @@
     scrollDown();
   }
 
-  async function ask(question, retrying) {
+  // pick: a picked suggestion's request body; the visitor's turn shows its heading.
+  async function ask(question, retrying, pick) {
     question = (question || "").trim();
     if (busy || !question) return;
     [].slice.call(log.querySelectorAll(".error")).forEach(function (n) { n.remove(); });
     starters.hidden = true;
     if (!retrying) {
-      state.msgs.push({ role: "user", content: question });
+      state.msgs.push({ role: "user", content: question, pick: pick });
       save();
       render(state.msgs[state.msgs.length - 1], true);
     }
-    var history = state.msgs.slice(0, -1).slice(-HISTORY_TURNS).map(function (m) {
+    var history = pick ? pick.history : state.msgs.slice(0, -1).slice(-HISTORY_TURNS).map(function (m) {
       return { role: m.role, content: m.content.slice(0, 4000) };
     });
     setBusy(true);
@@ -306,7 +331,7 @@
       var res = await fetch(API + "/api/chat", {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-FAQBot-Channel": "widget" },
-        body: JSON.stringify({ message: question, history: history }),
+        body: JSON.stringify(pick || { message: question, history: history }),
         credentials: "omit",
         signal: ctrl.signal
       });
@@ -319,6 +344,12 @@
             return { section: c && c.section, url: c && c.url, quote: c && c.quote };
           })
         };
+        if (body.kind === "suggestions" && Array.isArray(body.suggestions)) {
+          m.asked = { message: pick ? pick.message : question, history: history };
+          m.suggestions = body.suggestions.filter(function (s) { return s && typeof s.section === "string"; }).map(function (s) {
+            return { section: s.section, preview: String(s.preview || ""), key: s.source + "#" + s.anchor };
+          });
+        }
         state.msgs.push(m);
         save();
         render(m, true);
@@ -331,7 +362,7 @@
     }
     clearTimeout(timer);
     setBusy(false);
-    if (failure) showError(failure[0], failure[1] && question);
+    if (failure) showError(failure[0], failure[1] && function () { ask(question, true, pick); });
   }
 
   function setOpen(open, moveFocus) {
