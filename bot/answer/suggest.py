@@ -78,5 +78,5 @@ def preview(text: str) -> str:
 def render(suggestions: Sequence[Suggestion], contact: str) -> str:
     """The reply's text for clients that read only ``answer``: the offer, one line per
     section, then the contacts."""
-    lines = [SUGGEST_TEXT, *(f"- {s.section}: {s.preview}" for s in suggestions)]
+    lines = [SUGGEST_TEXT, *(f"- {s.section}{' ' if s.section[-1:] in '?!.:' else ': '}{s.preview}" for s in suggestions)]
     return "\n".join(lines) + "\n\n" + SUGGEST_CONTACT.format(contact=contact)
