@@ -65,17 +65,20 @@ class ServedBot:
         return self.bot.index_status()
 
     def answer(self, message: str, history: Sequence[Turn] = ()) -> Reply:
-        if not getattr(_thread, "faiss_threads_set", False):
-            faiss.omp_set_num_threads(SERVING_FAISS_THREADS)
-            _thread.faiss_threads_set = True
+        _serving_thread()
         return (self._cached or self.bot).answer(message, history)
 
     def answer_section(self, message: str, section: str, history: Sequence[Turn] = ()) -> Reply:
         """The picked suggestion's answer (never cached: picks are few, and a pick is logged)."""
-        if not getattr(_thread, "faiss_threads_set", False):
-            faiss.omp_set_num_threads(SERVING_FAISS_THREADS)
-            _thread.faiss_threads_set = True
+        _serving_thread()
         return self.bot.answer_section(message, section, history)
+
+
+def _serving_thread() -> None:
+    """FAISS searches on ``SERVING_FAISS_THREADS`` in this thread (set once per thread)."""
+    if not getattr(_thread, "faiss_threads_set", False):
+        faiss.omp_set_num_threads(SERVING_FAISS_THREADS)
+        _thread.faiss_threads_set = True
 
 
 @dataclass(frozen=True, slots=True)
