@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +104,7 @@ def machine() -> dict:
     except (OSError, ValueError, IndexError):
         pass
     versions = {}
-    for name in ("torch", "sentence_transformers", "faiss", "numpy", "uvicorn", "fastapi"):
+    for name in ("torch", "sentence_transformers", "onnxruntime", "faiss", "numpy", "uvicorn", "fastapi"):
         try:
             versions[name] = __import__(name).__version__
         except Exception:  # a missing package is simply not listed
@@ -137,25 +137,29 @@ def children(pid: int) -> list[int]:
 
 
 # -- the index the benchmarks serve ---------------------------------------------------------
-def bench_index() -> Path:
-    """An index of the clinic's corpus in the benchmark's work folder (built once, rebuilt
-    when the corpus changes: only changed text is embedded)."""
-    from bot.search.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
+def bench_index(engine: str | None = None) -> Path:
+    """An index of the clinic's corpus in the benchmark's work folder, for ``engine`` (None:
+    the configured one): built once per vector space, rebuilt when the corpus changes (only
+    changed text is embedded)."""
+    from bot.search.embedder import SERVING_TORCH_THREADS
+    from bot.search.engines import ONNX_INT8, open_embedder
     from bot.search.reindex import reindex
     from bot.serve import vocabulary
     from bot.serve.embedders import CachingEmbedder
     from bot.settings import Settings
 
-    out = WORK / "index"
-    settings = Settings(corpus_dir=ROOT / "corpus", index_dir=out)
+    settings = Settings.from_env(corpus_dir=ROOT / "corpus", engine=engine)
+    out = WORK / ("index-int8" if settings.engine == ONNX_INT8 else "index")
+    settings = replace(settings, index_dir=out)
     reindex(settings)
     # A server computes the frequent words' vectors once per index folder and saves them
     # there (bot.vocabulary); compute them now, so every server the benchmarks start is a
     # server that has started before.
+    model = open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir, threads=SERVING_TORCH_THREADS)
     path = out / vocabulary.FILE
-    saved = vocabulary.load(path, "all-MiniLM-L6-v2", 384)
+    saved = vocabulary.load(path, model.name, model.dim)
     if saved is None or len(saved[0]) < settings.warm_words:
-        cache = CachingEmbedder(MiniLMEmbedder(threads=SERVING_TORCH_THREADS))
+        cache = CachingEmbedder(model)
         words = cache.frequent_words(settings.warm_words)
         vocabulary.compute(cache, words, path, start=vocabulary.pin_saved(cache, words, path), chunk=64)
     return out

@@ -9,7 +9,12 @@ question once, side by side in this one process:
 - **encode**: ``SentenceTransformer.encode([question])`` of all-MiniLM-L6-v2, the model's
   own call, with the thread settings a server uses (the reference the targets are
   ratios of);
-- **embedder**: the bot's encode of the question alone (``MiniLMEmbedder``);
+- **haystack**: Haystack's dense pipeline on the same model (its sentence-transformers
+  text embedder, fp32 like ours, then its in-memory embedding retriever over the
+  article's passages, top 5): ``pipeline.run`` of the question, the reference of the
+  first target;
+- **embedder**: the bot's encode of the question alone, on the configured engine
+  (``FAQBOT_ENGINE``);
 - **answer**: ``bot.answer(question)`` of a :class:`~bot.serve.runtime.BotHolder` loaded as a
   server loads it (caches, batching, threads);
 - **http**: ``POST /api/chat`` to the round's server over a keep-alive connection.
@@ -37,7 +42,7 @@ from pathlib import Path
 
 from .common import ROOT, SERVER_ENV, ChatClient, bench_index, machine, median, questions, start_server, summary_ms
 
-KINDS = ("encode", "embedder", "answer", "http")
+KINDS = ("encode", "haystack", "embedder", "answer", "http")
 BLOCK = 10  # questions measured one way before the next way (see the module's docstring)
 
 
@@ -58,17 +63,53 @@ def serving_holder(index_dir: Path):
 
 
 def base_model(embedder):
-    """The MiniLMEmbedder under the serving wrappers."""
+    """The engine's embedder under the serving wrappers."""
     while hasattr(embedder, "inner"):
         embedder = embedder.inner
     return embedder
 
 
+def haystack_pipeline(settings):
+    """Haystack's dense retrieval pipeline over the index's passages, on the same model
+    (loaded from the same folder, in fp32 as the bot runs it)."""
+    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+    from haystack import Document, Pipeline
+    from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack.utils import ComponentDevice
+    from haystack_integrations.components.embedders.sentence_transformers import (
+        SentenceTransformersDocumentEmbedder,
+        SentenceTransformersTextEmbedder,
+    )
+
+    from bot.search.embedder import model_folder
+    from bot.search.index import passage_text
+    from bot.search.reindex import read_corpus
+
+    model = dict(model=str(model_folder(settings.embedding_model)), device=ComponentDevice.from_str("cpu"),
+                 normalize_embeddings=True, progress_bar=False, local_files_only=True, model_kwargs={"dtype": "float32"})
+    store = InMemoryDocumentStore(embedding_similarity_function="dot_product")
+    documents = SentenceTransformersDocumentEmbedder(**model)
+    documents.warm_up()
+    texts = [passage_text(c) for c in read_corpus(settings).chunks]
+    store.write_documents(documents.run([Document(content=t) for t in texts])["documents"])
+    pipeline = Pipeline()
+    pipeline.add_component("embedder", SentenceTransformersTextEmbedder(**model))
+    pipeline.add_component("retriever", InMemoryEmbeddingRetriever(store, top_k=5))
+    pipeline.connect("embedder.embedding", "retriever.query_embedding")
+    pipeline.warm_up()
+    return pipeline
+
+
 def run(rounds: int = 3, progress=print) -> dict:
     index_dir = bench_index()
+    from bot.search.embedder import SERVING_TORCH_THREADS, MiniLMEmbedder
+
     holder = serving_holder(index_dir)
     model = base_model(holder.embedder)
-    st = model._model
+    # the reference: sentence-transformers' own PyTorch encode of the same model
+    st = MiniLMEmbedder(threads=SERVING_TORCH_THREADS, model=holder.settings.embedding_model)._model
+    haystack = haystack_pipeline(holder.settings)
 
     def encode(q: str) -> None:
         st.encode([q], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
@@ -92,11 +133,13 @@ def run(rounds: int = 3, progress=print) -> dict:
             errors = 0
             for b, start in enumerate(range(0, len(measured), BLOCK)):
                 block = measured[start : start + BLOCK]
-                for k in KINDS[b % 4 :] + KINDS[: b % 4]:
+                for k in KINDS[b % len(KINDS) :] + KINDS[: b % len(KINDS)]:
                     for q in block:
                         t = time.perf_counter()
                         if k == "encode":
                             encode(q)
+                        elif k == "haystack":
+                            haystack.run({"embedder": {"text": q}})
                         elif k == "embedder":
                             model.encode([q])
                         elif k == "answer":
@@ -114,14 +157,16 @@ def run(rounds: int = 3, progress=print) -> dict:
                 "stats": stats,
                 "errors": errors,
                 "ratios": {
-                    k: round(stats[k]["p50"] / stats["encode"]["p50"], 3) for k in ("embedder", "answer", "http")
+                    **{k: round(stats[k]["p50"] / stats["encode"]["p50"], 3) for k in ("haystack", "embedder", "answer", "http")},
+                    "http_vs_haystack": round(stats["http"]["p50"] / stats["haystack"]["p50"], 3),
                 },
                 "cache": {"answer": asdict(holder.answer_cache.stats()) if holder.answer_cache else None},
             }
             per_round.append(result)
             progress(
                 f"  round {r + 1}: encode p50 {stats['encode']['p50']:.1f} ms, answer {stats['answer']['p50']:.1f} "
-                f"({result['ratios']['answer']:.2f}x), http {stats['http']['p50']:.1f} ({result['ratios']['http']:.2f}x); "
+                f"({result['ratios']['answer']:.2f}x), http {stats['http']['p50']:.1f} ({result['ratios']['http']:.2f}x; {result['ratios']['http_vs_haystack']:.2f}x haystack's "
+                f"{stats['haystack']['p50']:.1f}); "
                 f"ready in {result['startup_seconds']:.1f}s, first request {result['first_request_ms']:.1f} ms"
             )
         finally:
@@ -139,7 +184,9 @@ def run(rounds: int = 3, progress=print) -> dict:
         "median": {
             **{f"{k}_p50": med(lambda r, k=k: r["stats"][k]["p50"]) for k in KINDS},
             **{f"{k}_p95": med(lambda r, k=k: r["stats"][k]["p95"]) for k in KINDS},
-            **{f"{k}_ratio": med(lambda r, k=k: r["ratios"][k]) for k in ("embedder", "answer", "http")},
+            **{f"{k}_ratio": med(lambda r, k=k: r["ratios"][k]) for k in ("haystack", "embedder", "answer", "http")},
+            "http_vs_haystack_ratio": med(lambda r: r["ratios"]["http_vs_haystack"]),
+            "engine": holder.settings.engine,
             "startup_seconds": med(lambda r: r["startup_seconds"]),
             "peak_rss_mb": med(lambda r: r["peak_rss_mb"]),
             "first_request_ms": med(lambda r: r["first_request_ms"]),

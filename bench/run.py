@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/BENCHMARKS.md (``make bench``, ``make bench-scale``).
 
-    python -m bench.run                 # latency, start-up, throughput, threads, scale to 100k
+    python -m bench.run                 # latency, start-up, engines, throughput, threads, scale to 100k
     python -m bench.run --scale-large   # the 1M-passage point (real vectors up to 10k)
     python -m bench.run --only latency,throughput
 
@@ -16,10 +16,10 @@ import logging
 import time
 import warnings
 
-from . import latency, replicas, report, scale, threads, throughput
+from . import engines, latency, replicas, report, scale, threads, throughput
 from .common import clean_work, load_results, save_results
 
-PARTS = ("latency", "throughput", "threads", "scale", "replicas")
+PARTS = ("latency", "engines", "throughput", "threads", "scale", "replicas")
 
 
 def main() -> None:
@@ -51,6 +51,9 @@ def main() -> None:
             if "latency" in parts:
                 print(f"latency and start-up, {args.rounds} rounds", flush=True)
                 record("latency", latency.run(args.rounds))
+            if "engines" in parts:
+                print("engines: PyTorch eager and traced, ONNX fp32 and int8", flush=True)
+                record("engines", engines.run())
             if "throughput" in parts:
                 print("throughput: 1, 4, 16, 64 clients; 1 and 2 workers", flush=True)
                 record("throughput", throughput.run(seconds=args.seconds))

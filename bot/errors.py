@@ -35,3 +35,8 @@ class IndexCorrupt(BotError):
 class ModelMissing(BotError):
     """A model the repository ships (``models/``) is missing, incomplete or unreadable; the
     message names the file and how to restore or retrain it."""
+
+
+class EngineError(BotError):
+    """The engine setting is unknown, or an ONNX export cannot be made or is refused; the
+    message says which and how to serve anyway (``FAQBOT_ENGINE=torch``)."""

@@ -16,6 +16,10 @@ from pathlib import Path
 # copy (bot/search/embedder.py, bot/model/)
 DEFAULT_EMBEDDING_MODEL = "models/retrieval"
 
+# What may run the models (FAQBOT_ENGINE; bot/search/engines.py)
+ENGINES = ("torch", "onnx", "onnx-int8")
+DEFAULT_ENGINE = "onnx"  # PyTorch's vectors, in a third of the time and without torch (docs/BENCHMARKS.md)
+
 DEFAULT_CRISIS_TEXT = (
     "It sounds like you may be going through something very painful, and you deserve support "
     "right now. If you are thinking about suicide or harming yourself, please call or text 988 "
@@ -46,6 +50,11 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     # Retrieval: the embedding model (see DEFAULT_EMBEDDING_MODEL)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    # What runs the models (bot/search/engines.py): "torch", "onnx" (the same vectors through
+    # ONNX Runtime) or "onnx-int8" (int8 weights: its own vector space); the ONNX graphs are
+    # exported once, at the first index build or start that needs them, into onnx_dir
+    engine: str = DEFAULT_ENGINE
+    onnx_dir: Path = Path("models/onnx")
     max_passage_words: int = 160
     torch_threads: int = 0
     # The question log and the staff console (see bot/store/): a SQLite file, or a PostgreSQL
@@ -85,7 +94,7 @@ class Settings:
     encode_workers: int = 2
     # The model's most frequent words whose vectors a server keeps (bot.serve.vocabulary; 0: none)
     warm_words: int = 20000
-    # A server runs the model as a traced TorchScript graph (bot.search.embedder; same vectors,
+    # On the torch engine, a server runs the model as a traced TorchScript graph (bot.search.embedder; same vectors,
     # a third less time a question); False: eager PyTorch
     traced_model: bool = True
 
@@ -113,4 +122,7 @@ class Settings:
             except ValueError:
                 raise ValueError(f"FAQBOT_{f.name.upper()}={raw!r} is not a valid {type(default).__name__}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
+        engine = values.get("engine", DEFAULT_ENGINE)
+        if engine not in ENGINES:
+            raise ValueError(f"FAQBOT_ENGINE={engine!r} is not an engine: use one of {', '.join(ENGINES)}")
         return cls(**values)

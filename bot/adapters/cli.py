@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.adapters.content_cli import add_commands, settings_of
 from bot.errors import BotError
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 print(f"the index in {out}/ is current")
             return 1 if found else 0
         if not found:
+            _prepare_engine(settings)
             if args.json:
                 print(json.dumps(current_summary(settings).to_json()))
             else:
@@ -57,8 +59,21 @@ def cmd_index(args: argparse.Namespace) -> int:
         summary = reindex(settings, progress=progress)
     finally:
         done()
+    _prepare_engine(settings)
     print(json.dumps(summary.to_json()) if args.json else summary.line(out))
     return 0
+
+
+def _prepare_engine(settings: Settings) -> None:
+    """Export the models for an ONNX engine now, once (cached), so a server started after
+    the index build loads them without torch."""
+    if settings.engine == "torch":
+        return
+    from bot.safety.check import CrisisCheck
+    from bot.search.export import exported
+
+    exported(settings.embedding_model, settings.engine, settings.onnx_dir)
+    CrisisCheck.for_settings(settings)
 
 
 def _progress_bar():
@@ -130,16 +145,22 @@ def _baseline(bot, cases):
     return baseline.answer
 
 
+def _embedder(settings: Settings):
+    """The model as ``settings`` name it (model and engine)."""
+    from bot.search.engines import open_embedder
+
+    return open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir)
+
+
 def cmd_eval_corpora(args: argparse.Namespace) -> int:
     """One row per corpus folder under ``--corpora`` (each with corpus/ and eval.jsonl)."""
     from bot import evaluation
-    from bot.search.embedder import MiniLMEmbedder
 
     root = Path(args.corpora)
     folders = evaluation.corpus_folders(root) if root.is_dir() else []
     if not folders:
         raise BotError(f"{root}: no folder with a corpus/ and an eval.jsonl: see tests/data/corpora/ for the layout")
-    embedder = MiniLMEmbedder(model=_settings(args).embedding_model)
+    embedder = _embedder(_settings(args))
     offtopic = evaluation.offtopic_half(Path(args.offtopic), "test") if args.offtopic and not args.baseline else []
     scores = []
     for folder in folders:
@@ -165,9 +186,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise BotError("name an evaluation file (JSON Lines), or --corpora FOLDER for every corpus under it")
     cases = evaluation.load_cases(Path(args.file))
     if args.corpus and not args.index:
-        from bot.search.embedder import MiniLMEmbedder
-
-        bot = evaluation.load_bot(Path(args.corpus), MiniLMEmbedder(model=_settings(args).embedding_model),
+        bot = evaluation.load_bot(Path(args.corpus), _embedder(_settings(args)),
                                   settings=_settings(args))
     else:
         bot = _bot(args)

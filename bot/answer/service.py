@@ -29,7 +29,8 @@ from bot.errors import BotError, CorpusError
 from bot.ingest.corpus import corpus_hash
 from bot.replies import Citation, Reply, ReplyKind, Turn
 from bot.safety.check import CrisisCheck
-from bot.search.embedder import Embedder, MiniLMEmbedder
+from bot.search.embedder import Embedder
+from bot.search.engines import model_of, open_embedder
 from bot.search.load import LoadedIndex, load_index
 from bot.settings import Settings
 
@@ -66,12 +67,12 @@ class Bot:
         self.retriever = retriever or Retriever(index, embedder, AnswerabilityModel.load(model_file(settings.embedding_model)))
         self.threshold = self.retriever.model.threshold
         fit_with = self.retriever.model.meta.get("embedding_model")
-        if fit_with and fit_with != embedder.name:
+        if fit_with and fit_with != model_of(embedder.name):
             logger.warning("the answerability model was fit with %s but the bot runs %s: refit it with "
                            "'python -m bot.evaluation.fit --model %s'", fit_with, embedder.name, settings.embedding_model)
         self.contacts: Contacts = find_contacts(index.chunks)
         self._page_contacts = contacts_by_page(index.chunks)
-        self.crisis = crisis or CrisisCheck.load(settings.crisis_model)
+        self.crisis = crisis or CrisisCheck.for_settings(settings)
         self.topic = TopicModel.load(topic_file(settings.embedding_model))
         if self.topic is not None and self.topic.weights.shape[0] != embedder.dim:
             logger.warning("%s does not fit %s: every message counts as a clinic question; refit it with "
@@ -90,8 +91,8 @@ class Bot:
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None, crisis: CrisisCheck | None = None) -> Bot:
         """Load the models (unless given) and the index named by ``settings``."""
-        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads or None, traced=settings.traced_model,
-                                             model=settings.embedding_model)
+        embedder = embedder or open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir,
+                                             threads=settings.torch_threads or None, traced=settings.traced_model)
         index = load_index(settings.index_dir, embedder)
         bot = cls(index, embedder, settings, crisis=crisis)
         status = bot.index_status()
@@ -145,14 +146,16 @@ class Bot:
         parts, each read with the conversation only where it leans on it)."""
         started = time.perf_counter()
         message = " ".join(message.split())  # "do  i  need" must read as "do i need"
-        crisis = self.crisis.is_crisis(message)  # before anything else, on the message as written
+        # The crisis check first, on the message as written: it runs on another core while the
+        # question is read, and nothing is decided before its verdict.
+        crisis_soon = self.crisis.is_crisis_soon(message)
         parts = split_parts(message)
         plans = [(part, readings(part, history if i == 0 else (*history, Turn("user", parts[i - 1])), self._generic)) for i, part in enumerate(parts)]
         if len(parts) > 1:
             plans.append((message, readings(message, history, self._generic)))
         queries = prepare([message, *(r for _, (rs, _) in plans for r in rs)], self.retriever, self.embedder)
         written = queries[message]
-        if crisis:
+        if crisis_soon.result():
             reply = self._crisis(message, plans, queries)
         elif asks_for_contact(written.searched) and (contact := self._contact_reply(written.searched)) is not None:
             reply = contact

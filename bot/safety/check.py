@@ -8,14 +8,21 @@ The patterns only ever add: "not a crisis" is the model's call.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.errors import EngineError
 from bot.safety.model import HEAD_FILE, CrisisModel
 from bot.safety.patterns import sure_sign
+from bot.search.engines import TORCH, check_engine
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Threads the checks run on (is_crisis_soon): two, as a server answers on two cores.
+_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crisis-check")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +40,40 @@ class CrisisCheck:
         self._verdict = lru_cache(maxsize=1024)(self._judge)  # the API may ask before the bot does
 
     @classmethod
-    def load(cls, folder: Path | str) -> CrisisCheck:
+    def load(cls, folder: Path | str, onnx_dir: Path | None = None) -> CrisisCheck:
         """The check with the model in ``folder``, loaded once per process (and again only
-        when the folder's ``head.json`` changes): every index a server swaps in shares it."""
+        when the folder's ``head.json`` changes): every index a server swaps in shares it.
+        ``onnx_dir``: run it through ONNX Runtime from the export cached there (None: PyTorch)."""
         folder = Path(folder).resolve()
         try:
             stamp = (folder / HEAD_FILE).stat().st_mtime_ns
         except OSError:
             stamp = None  # CrisisModel says what is missing
-        return _load(str(folder), stamp)
+        return _load(str(folder), stamp, str(Path(onnx_dir).resolve()) if onnx_dir is not None else None)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> CrisisCheck:
+        """The check ``settings`` name: its model, on ONNX Runtime when the engine is an ONNX
+        one (fp32 either way: the crisis model's scores never move with the engine)."""
+        if check_engine(settings.engine) != TORCH:
+            try:
+                return cls.load(settings.crisis_model, settings.onnx_dir)
+            except EngineError as exc:  # the check must run: PyTorch scores the same
+                logger.warning("%s; the crisis model runs on PyTorch instead", exc)
+        return cls.load(settings.crisis_model)
 
     def verdict(self, message: str) -> Verdict:
         return self._verdict(" ".join(message.split()))
 
     def is_crisis(self, message: str) -> bool:
         return self.verdict(message).crisis
+
+    def is_crisis_soon(self, message: str) -> Future[bool]:
+        """:meth:`is_crisis` on a thread of the check's own. The caller reads the question
+        meanwhile and waits for the verdict before it decides anything: the model's pass
+        releases the interpreter, so on two cores the two passes overlap (a lone visitor's
+        answer takes the longer of them, not both)."""
+        return _CHECKS.submit(self.is_crisis, message)
 
     def _judge(self, message: str) -> Verdict:
         if sure_sign(message):
@@ -57,5 +83,5 @@ class CrisisCheck:
 
 
 @lru_cache(maxsize=2)
-def _load(folder: str, stamp: int | None) -> CrisisCheck:
-    return CrisisCheck(CrisisModel(folder))
+def _load(folder: str, stamp: int | None, onnx_dir: str | None) -> CrisisCheck:
+    return CrisisCheck(CrisisModel(folder, Path(onnx_dir) if onnx_dir is not None else None))

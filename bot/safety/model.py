@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ModelMissing
+from bot.errors import EngineError, ModelMissing
 from bot.search.embedder import offline_transformers
+from bot.search.engines import SAME_SPACE_COSINE, PooledGraph
+from bot.search.export import export_folder, export_pooled
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +59,13 @@ class Head:
 
 
 class CrisisModel:
-    """Probability that a message shows a risk of suicide or self-harm. Thread-safe."""
+    """Probability that a message shows a risk of suicide or self-harm. Thread-safe.
 
-    def __init__(self, folder: Path | str) -> None:
+    ``onnx_dir``: run the transformer through ONNX Runtime, in fp32, from its export cached
+    there (made once from the weights, checked against PyTorch; bot.search.engines), so a
+    server on an ONNX engine never loads torch. None: PyTorch (a traced graph)."""
+
+    def __init__(self, folder: Path | str, onnx_dir: Path | None = None) -> None:
         folder = Path(folder)
         fix = (f"restore it from the repository (git checkout -- {folder}) or retrain it with "
                f"'python -m bot.safety train --out {folder}'")
@@ -70,6 +77,14 @@ class CrisisModel:
             raise ModelMissing(f"the crisis model's {folder / HEAD_FILE} cannot be read ({exc}); {fix}") from None
         if not (folder / WEIGHTS_FILE).is_file():
             raise ModelMissing(f"the crisis model is missing: {folder / WEIGHTS_FILE} does not exist; {fix}")
+        self.threshold = self.head.threshold
+        self._graph = None
+        if onnx_dir is not None:
+            started = time.perf_counter()
+            self._graph = PooledGraph(exported_crisis(folder, self.head, Path(onnx_dir)), folder / "tokenizer.json",
+                                      self.head.max_length, threads=1)
+            logger.info("crisis model loaded from %s through ONNX Runtime in %.1fs", folder, time.perf_counter() - started)
+            return
         offline_transformers()
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -85,7 +100,6 @@ class CrisisModel:
         self._torch = torch
         self._weights = torch.from_numpy(self.head.weights.astype(np.float32))
         self._lock = threading.Lock()
-        self.threshold = self.head.threshold
         self._traced = self._trace()
         logger.info("crisis model loaded from %s in %.1fs (%d layers)", folder, time.perf_counter() - started,
                     self._body.config.num_hidden_layers)
@@ -94,12 +108,21 @@ class CrisisModel:
         """One probability per text, in order."""
         if not texts:
             return np.zeros(0, np.float32)
+        if self._graph is not None:
+            logits = self._graph.run(list(texts)).astype(np.float64) @ self.head.weights.astype(np.float64) + self.head.bias
+            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
         torch = self._torch
         with self._lock, torch.inference_mode():
             batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.head.max_length, return_tensors="pt")
             pooled = self._pooled(batch)
             logits = pooled @ self._weights + self.head.bias
         return torch.sigmoid(logits).numpy().astype(np.float32)
+
+    def _pooled_numpy(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.head.max_length, return_tensors="pt")
+            return self._pooled(batch).numpy()
 
     def _pooled(self, batch):
         """The mean of the token states over the attention mask: one pass through the body."""
@@ -158,3 +181,37 @@ def _mean_pooled_class():
             return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
     return MeanPooled
+
+
+def exported_crisis(folder: Path, head: Head, onnx_dir: Path) -> Path:
+    """The crisis model's transformer as an fp32 ONNX graph (its mean-pooled token states),
+    cached in ``onnx_dir`` under the hash of its weights: exported once from ``folder``, and
+    refused unless it scores the check messages as PyTorch does."""
+    import hashlib
+
+    digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
+    out = export_folder(onnx_dir, f"crisis@{digest}")
+    graph = out / "onnx.onnx"
+    if graph.is_file():
+        return graph
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / f".onnx.{os.getpid()}.{threading.get_ident()}.onnx"
+        model = CrisisModel(folder)  # PyTorch, to export from and to check against
+        example = model._tokenizer(["a short one", "a somewhat longer example text to pad the first"], padding=True,
+                                   return_tensors="pt")
+        export_pooled(_mean_pooled_class()(model._body).eval(), example, tmp)
+        runner = PooledGraph(tmp, folder / "tokenizer.json", head.max_length, threads=1)
+        texts = list(CrisisModel.TRACE_CHECK)
+        got, want = runner.run(texts), model._pooled_numpy(texts)
+        cosine = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
+        if float(cosine.min()) < SAME_SPACE_COSINE:
+            tmp.unlink(missing_ok=True)
+            raise EngineError(f"the ONNX export of the crisis model in {folder} differs from PyTorch (cosine "
+                              f"{cosine.min():.6f}): set FAQBOT_ENGINE=torch")
+        os.replace(tmp, graph)
+    except OSError as exc:
+        raise EngineError(f"cannot write the crisis model's ONNX export in {out} ({exc}): make it writable, point "
+                          "FAQBOT_ONNX_DIR elsewhere, or set FAQBOT_ENGINE=torch") from None
+    logger.info("exported the crisis model to %s", graph)
+    return graph

@@ -114,6 +114,7 @@ class MiniLMEmbedder:
 
     name = MODEL_NAME
     dim = 384
+    engine = "torch"  # what runs it (bot/search/engines.py)
 
     def __init__(self, threads: int | None = None, traced: bool = False, passes: int = 1,
                  model: str | Path = DEFAULT_EMBEDDING_MODEL) -> None:

@@ -56,6 +56,7 @@ class Manifest:
     build_id: str
     questions: int = 0
     max_passage_words: int = 0  # passage size the corpus was cut with (0: not recorded)
+    engine: str = "torch"  # what ran the model (bot/search/engines.py); the model name says its vector space
     files: dict[str, str] = field(default_factory=dict)  # path under corpus/ -> sha256
 
     def to_json(self) -> dict:

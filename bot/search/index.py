@@ -186,6 +186,7 @@ def _manifest(chunks: list[Chunk], embedder: Embedder, corpus_hash: str, index_t
         build_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
         questions=questions,
         max_passage_words=max_passage_words,
+        engine=getattr(embedder, "engine", "torch"),
         files=dict(sorted((files or {}).items())),
     )
 

@@ -21,7 +21,8 @@ from bot.ingest.corpus import Chunk, Document, chunk_document, file_hashes, hash
 from bot.ingest.questions import Phrasing, load_questions
 from bot.ingest.wording import Vocabulary, load_vocabulary
 from bot.search.embed_cache import Progress
-from bot.search.embedder import Embedder, MiniLMEmbedder, model_name
+from bot.search.embedder import Embedder
+from bot.search.engines import open_embedder, space_name
 from bot.search.folder import IndexBusy, Manifest, changes
 from bot.search.folder import rollback as rollback_index
 from bot.search.index import build
@@ -106,17 +107,18 @@ class _ModelOnDemand:
     """The real model, loaded only when a text is missing from the cache: an unchanged
     re-index does not pay the seconds it takes to load."""
 
-    dim = MiniLMEmbedder.dim
+    dim = 384
 
-    def __init__(self, threads: int | None, model: str) -> None:
-        self._threads = threads
-        self._which = model
-        self.name = model_name(model)  # the weights' hash, without loading them
-        self._model: MiniLMEmbedder | None = None
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.engine = settings.engine
+        self.name = space_name(settings.embedding_model, settings.engine)  # the weights' hash, without loading them
+        self._model: Embedder | None = None
 
     def encode(self, texts: list[str]):
         if self._model is None:
-            self._model = MiniLMEmbedder(threads=self._threads, model=self._which)
+            s = self._settings
+            self._model = open_embedder(s.embedding_model, s.engine, onnx_dir=s.onnx_dir, threads=s.torch_threads or None)
             if self._model.dim != self.dim:  # pragma: no cover - a different model package
                 raise RuntimeError(f"{self.name} has {self._model.dim} dimensions, expected {self.dim}")
         return self._model.encode(texts)
@@ -154,7 +156,7 @@ def build_once(settings: Settings, embedder: Embedder | None = None, progress: P
     """
     started = time.perf_counter()
     corpus = read_corpus(settings)
-    model = embedder or _ModelOnDemand(settings.torch_threads or None, settings.embedding_model)
+    model = embedder or _ModelOnDemand(settings)
     result = build(
         corpus.chunks,
         model,
@@ -182,7 +184,7 @@ def check(settings: Settings, model: str | None = None) -> list[str]:
     when the index is current. Reads and checks the corpus (raising
     :class:`~bot.errors.CorpusError` on a mistake) but never loads the model."""
     corpus = read_corpus(settings)
-    model = model or model_name(settings.embedding_model)
+    model = model or space_name(settings.embedding_model, settings.engine)
     return changes(settings.index_dir, corpus.files, model, settings.max_passage_words, settings.corpus_dir.name)
 
 

@@ -35,6 +35,7 @@ class CachingEmbedder:
             raise ValueError("size must be at least 1: leave the embedder unwrapped to cache nothing")
         self.inner = inner
         self.name = inner.name
+        self.engine = getattr(inner, "engine", "torch")
         self.dim = inner.dim
         self.size = size
         self.max_texts = max_texts
@@ -144,6 +145,7 @@ class BatchingEmbedder:
             raise ValueError("workers must be at least 1")
         self.inner = inner
         self.name = inner.name
+        self.engine = getattr(inner, "engine", "torch")
         self.dim = inner.dim
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000

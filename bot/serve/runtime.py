@@ -33,7 +33,8 @@ from bot.replies import Reply, ReplyKind, Turn
 from bot.safety.check import CrisisCheck
 from bot.safety.patterns import sure_sign
 from bot.search.embed_cache import Progress
-from bot.search.embedder import SERVING_TORCH_THREADS, Embedder, MiniLMEmbedder
+from bot.search.embedder import SERVING_TORCH_THREADS, Embedder
+from bot.search.engines import open_embedder
 from bot.search.folder import read_manifest
 from bot.search.reindex import BuildSummary, reindex
 from bot.serve import vocabulary
@@ -132,7 +133,7 @@ class BotHolder:
             self._tried = self._current_build_id()
             # The crisis check first: while the index loads, a crisis message is recognised
             # by the model as well as by the sure signs.
-            self.crisis = CrisisCheck.load(self.settings.crisis_model)
+            self.crisis = CrisisCheck.for_settings(self.settings)
             bot = Bot.load(self.settings, self._serving_embedder(embedder), crisis=self.crisis)
             self._warm_words(own_model=embedder is None)
             bot.warm_up()
@@ -191,8 +192,9 @@ class BotHolder:
             return self.embedder
         settings = self.settings
         if given is None:
-            given = MiniLMEmbedder(threads=settings.torch_threads or SERVING_TORCH_THREADS, traced=settings.traced_model,
-                                   passes=max(1, settings.encode_workers), model=settings.embedding_model)
+            given = open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir,
+                                  threads=settings.torch_threads or SERVING_TORCH_THREADS, traced=settings.traced_model,
+                                  passes=max(1, settings.encode_workers))
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None
