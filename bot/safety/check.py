@@ -68,6 +68,10 @@ class CrisisCheck:
     def is_crisis(self, message: str) -> bool:
         return self.verdict(message).crisis
 
+    def forget(self) -> None:
+        """Forget the verdicts remembered so far (they are recomputed when asked again)."""
+        self._verdict.cache_clear()
+
     def is_crisis_soon(self, message: str) -> Future[bool]:
         """:meth:`is_crisis` on a thread of the check's own. The caller reads the question
         meanwhile and waits for the verdict before it decides anything: the model's pass

@@ -246,11 +246,13 @@ class BotHolder:
             self.answer_cache.clear()
 
     def clear_caches(self) -> None:
-        """Forget remembered replies and vectors (a benchmark's cold start)."""
+        """Forget remembered replies, vectors and crisis verdicts (a benchmark's cold start)."""
         if self.answer_cache is not None:
             self.answer_cache.clear()
         if isinstance(self.embedder, CachingEmbedder):
             self.embedder.clear()
+        if self.crisis is not None:
+            self.crisis.forget()
 
     def served_build_id(self) -> str | None:
         bot = self.bot
