@@ -29,7 +29,7 @@ import numpy as np
 from bot.errors import EngineError, ModelMissing
 from bot.search.embedder import offline_transformers
 from bot.search.engines import SAME_SPACE_COSINE, PooledGraph
-from bot.search.export import export_folder, export_pooled
+from bot.search.export import export_folder, export_lock, export_pooled, move_in, weights_file
 
 logger = logging.getLogger(__name__)
 
@@ -191,12 +191,22 @@ def exported_crisis(folder: Path, head: Head, onnx_dir: Path) -> Path:
 
     digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
     out = export_folder(onnx_dir, f"crisis@{digest}")
-    graph = out / "onnx.onnx"
-    if graph.is_file():
+    graph = out / "fp32.onnx"
+    if graph.is_file() and weights_file(graph).is_file():
         return graph
     try:
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f".onnx.{os.getpid()}.{threading.get_ident()}.onnx"
+        with export_lock(out):  # a second process waits, then finds it made
+            if not (graph.is_file() and weights_file(graph).is_file()):
+                _export_crisis(folder, head, out / f".fp32.{os.getpid()}.onnx", graph)
+    except OSError as exc:
+        raise EngineError(f"cannot write the crisis model's ONNX export in {out} ({exc}): make it writable, point "
+                          "FAQBOT_ONNX_DIR elsewhere, or set FAQBOT_ENGINE=torch") from None
+    return graph
+
+
+def _export_crisis(folder: Path, head: Head, tmp: Path, graph: Path) -> None:
+    try:
         model = CrisisModel(folder)  # PyTorch, to export from and to check against
         example = model._tokenizer(["a short one", "a somewhat longer example text to pad the first"], padding=True,
                                    return_tensors="pt")
@@ -206,12 +216,9 @@ def exported_crisis(folder: Path, head: Head, onnx_dir: Path) -> Path:
         got, want = runner.run(texts), model._pooled_numpy(texts)
         cosine = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
         if float(cosine.min()) < SAME_SPACE_COSINE:
-            tmp.unlink(missing_ok=True)
             raise EngineError(f"the ONNX export of the crisis model in {folder} differs from PyTorch (cosine "
                               f"{cosine.min():.6f}): set FAQBOT_ENGINE=torch")
-        os.replace(tmp, graph)
-    except OSError as exc:
-        raise EngineError(f"cannot write the crisis model's ONNX export in {out} ({exc}): make it writable, point "
-                          "FAQBOT_ONNX_DIR elsewhere, or set FAQBOT_ENGINE=torch") from None
+        move_in(tmp, graph)
+    finally:
+        tmp.unlink(missing_ok=True)
     logger.info("exported the crisis model to %s", graph)
-    return graph

@@ -53,7 +53,7 @@ ONNX_INT8 = "onnx-int8"
 SAME_SPACE_COSINE = 0.99999
 INT8_SPACE = "+int8"  # what an int8 engine's name adds to the model's
 
-META_FORMAT = 1  # of the JSON an export writes beside its graph (<engine>.json)
+META_FORMAT = 2  # of the JSON an export writes beside its graph (<engine>.json); 2: weights apart
 
 # Texts an export is checked on: short and long, a typo, a paragraph of a clinic's page.
 CHECK_TEXTS = (

@@ -52,7 +52,7 @@ def exported(model: str | Path, engine: str, onnx_dir: Path) -> Path:
         return graph
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with _export_lock(folder):
+        with export_lock(folder):
             if _usable(graph, name):
                 return graph
             _export(model, name, engine, graph)
@@ -67,11 +67,11 @@ def _usable(graph: Path, name: str) -> bool:
         meta = read_meta(graph)
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return graph.is_file() and meta.model == name
+    return graph.is_file() and weights_file(graph).is_file() and meta.model == name
 
 
 @contextmanager
-def _export_lock(folder: Path):
+def export_lock(folder: Path):
     with open(folder / ".lock", "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
@@ -103,13 +103,42 @@ def _export(model: str | Path, name: str, engine: str, graph: Path) -> None:
                               "torch and onnxruntime")
         meta = ExportMeta(engine, name, int(st.get_embedding_dimension()), max_length, float(cosine.min()),
                           float(cosine.mean()), time.perf_counter() - started)
-        os.replace(path, graph)
+        move_in(path, graph)
         graph.with_suffix(".json").write_text(json.dumps(meta.to_json(), indent=1) + "\n", encoding="utf-8")
     finally:
         for leftover in graph.parent.glob(f"{tmp}.*"):
             leftover.unlink(missing_ok=True)
     logger.info("exported %s for %s in %.1fs (cosine with PyTorch: min %.6f, mean %.6f)",
                 name, engine, meta.seconds, meta.cosine_min, meta.cosine_mean)
+
+
+def weights_file(graph: Path) -> Path:
+    """The file beside ``graph`` that holds its weights (see :func:`move_in`)."""
+    return graph.with_name(graph.name + ".data")
+
+
+def move_in(source: Path, graph: Path) -> None:
+    """Write the ONNX graph ``source`` as ``graph``, its weights in :func:`weights_file`, then
+    delete ``source``. ONNX Runtime maps weights kept apart from the graph instead of reading
+    the whole file in and copying the weights out of it: a server's peak memory is the size
+    of the weights once, not twice (84 MiB less for the retrieval model). Both files are
+    written under temporary names and renamed into place, the graph last."""
+    import onnx
+
+    model = onnx.load(str(source))
+    staging = graph.parent / f".{graph.name}.{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        onnx.save_model(model, str(staging / graph.name), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=weights_file(graph).name, size_threshold=1024)
+        os.chmod(staging / weights_file(graph).name, 0o644)  # as readable as the graph
+        os.replace(staging / weights_file(graph).name, weights_file(graph))
+        os.replace(staging / graph.name, graph)
+    finally:
+        for leftover in staging.iterdir():
+            leftover.unlink()
+        staging.rmdir()
+    source.unlink(missing_ok=True)
 
 
 def export_pooled(module, example: dict, path: Path) -> None:
