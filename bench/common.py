@@ -142,7 +142,7 @@ def bench_index(engine: str | None = None) -> Path:
     the configured one): built once per vector space, rebuilt when the corpus changes (only
     changed text is embedded)."""
     from bot.search.embedder import SERVING_TORCH_THREADS
-    from bot.search.engines import ONNX_INT8, open_embedder
+    from bot.search.engines import ONNX_INT8, embedder_for
     from bot.search.reindex import reindex
     from bot.serve import vocabulary
     from bot.serve.embedders import CachingEmbedder
@@ -155,7 +155,7 @@ def bench_index(engine: str | None = None) -> Path:
     # A server computes the frequent words' vectors once per index folder and saves them
     # there (bot.vocabulary); compute them now, so every server the benchmarks start is a
     # server that has started before.
-    model = open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir, threads=SERVING_TORCH_THREADS)
+    model = embedder_for(settings, threads=SERVING_TORCH_THREADS)
     path = out / vocabulary.FILE
     saved = vocabulary.load(path, model.name, model.dim)
     if saved is None or len(saved[0]) < settings.warm_words:

@@ -145,22 +145,16 @@ def _baseline(bot, cases):
     return baseline.answer
 
 
-def _embedder(settings: Settings):
-    """The model as ``settings`` name it (model and engine)."""
-    from bot.search.engines import open_embedder
-
-    return open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir)
-
-
 def cmd_eval_corpora(args: argparse.Namespace) -> int:
     """One row per corpus folder under ``--corpora`` (each with corpus/ and eval.jsonl)."""
     from bot import evaluation
+    from bot.search.engines import embedder_for
 
     root = Path(args.corpora)
     folders = evaluation.corpus_folders(root) if root.is_dir() else []
     if not folders:
         raise BotError(f"{root}: no folder with a corpus/ and an eval.jsonl: see tests/data/corpora/ for the layout")
-    embedder = _embedder(_settings(args))
+    embedder = embedder_for(_settings(args))
     offtopic = evaluation.offtopic_half(Path(args.offtopic), "test") if args.offtopic and not args.baseline else []
     scores = []
     for folder in folders:
@@ -186,7 +180,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise BotError("name an evaluation file (JSON Lines), or --corpora FOLDER for every corpus under it")
     cases = evaluation.load_cases(Path(args.file))
     if args.corpus and not args.index:
-        bot = evaluation.load_bot(Path(args.corpus), _embedder(_settings(args)),
+        from bot.search.engines import embedder_for
+
+        bot = evaluation.load_bot(Path(args.corpus), embedder_for(_settings(args)),
                                   settings=_settings(args))
     else:
         bot = _bot(args)

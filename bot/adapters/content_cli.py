@@ -87,19 +87,14 @@ def _open_store(settings: Settings):
     return Store(settings.db)
 
 
-def _open(settings: Settings):
-    from bot.search.engines import open_embedder
-
-    return open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir)
-
-
 def cmd_gaps(args: argparse.Namespace) -> int:
     from bot.curation.groups import counted_since
+    from bot.search.engines import embedder_for
     from bot.store.curation import ACTIONS, fixes, misses
 
     store = _open_store(settings_of(args))
     todo = [f for f in fixes(store, active_only=True) if f.action in ("needs_content", "wrong_sentence")]
-    since = counted_since(todo, lambda at: misses(store, since=at), _open(settings_of(args)).encode) if todo else {}
+    since = counted_since(todo, lambda at: misses(store, since=at), embedder_for(settings_of(args)).encode) if todo else {}
     rows = [{"fix": f.id, "decided_utc": f.at.strftime("%Y-%m-%d %H:%M"), "staff": f.staff, "action": ACTIONS[f.action],
              "section": f.section or "", "asked": f.asked, "asked_since": since.get(f.id, 0), "phrasings": " | ".join(f.phrasings)}
             for f in todo]

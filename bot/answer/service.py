@@ -30,7 +30,7 @@ from bot.ingest.corpus import corpus_hash
 from bot.replies import Citation, Reply, ReplyKind, Turn
 from bot.safety.check import CrisisCheck
 from bot.search.embedder import Embedder
-from bot.search.engines import model_of, open_embedder
+from bot.search.engines import embedder_for, model_of
 from bot.search.load import LoadedIndex, load_index
 from bot.settings import Settings
 
@@ -91,8 +91,7 @@ class Bot:
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None, crisis: CrisisCheck | None = None) -> Bot:
         """Load the models (unless given) and the index named by ``settings``."""
-        embedder = embedder or open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir,
-                                             threads=settings.torch_threads or None, traced=settings.traced_model)
+        embedder = embedder or embedder_for(settings, threads=settings.torch_threads or None, traced=settings.traced_model)
         index = load_index(settings.index_dir, embedder)
         bot = cls(index, embedder, settings, crisis=crisis)
         status = bot.index_status()

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.errors import EngineError, ModelMissing
-from bot.search.embedder import offline_transformers
+from bot.search.embedder import offline_transformers, weights_sha256
 from bot.search.engines import SAME_SPACE_COSINE, PooledGraph
 from bot.search.export import export_folder, export_lock, export_pooled, move_in, weights_file
 
@@ -187,10 +187,7 @@ def exported_crisis(folder: Path, head: Head, onnx_dir: Path) -> Path:
     """The crisis model's transformer as an fp32 ONNX graph (its mean-pooled token states),
     cached in ``onnx_dir`` under the hash of its weights: exported once from ``folder``, and
     refused unless it scores the check messages as PyTorch does."""
-    import hashlib
-
-    digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
-    out = export_folder(onnx_dir, f"crisis@{digest}")
+    out = export_folder(onnx_dir, f"crisis@{weights_sha256(folder)[:16]}")
     graph = out / "fp32.onnx"
     if graph.is_file() and weights_file(graph).is_file():
         return graph

@@ -39,7 +39,7 @@ from bot.search.embedder import (
     model_folder,
     model_name,
 )
-from bot.settings import ENGINES
+from bot.settings import ENGINES, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,12 @@ def open_embedder(model: str | Path = DEFAULT_EMBEDDING_MODEL, engine: str = TOR
     from bot.search.export import exported  # torch is imported only to export
 
     return OnnxEmbedder(exported(model, engine, onnx_dir), model, engine, threads=threads, passes=passes)
+
+
+def embedder_for(settings: Settings, *, threads: int | None = None, passes: int = 1, traced: bool = False) -> Embedder:
+    """The model ``settings`` name on the engine they name (see :func:`open_embedder`)."""
+    return open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir, threads=threads,
+                         passes=passes, traced=traced)
 
 
 # -- running an exported graph ---------------------------------------------------------------

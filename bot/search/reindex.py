@@ -22,7 +22,7 @@ from bot.ingest.questions import Phrasing, load_questions
 from bot.ingest.wording import Vocabulary, load_vocabulary
 from bot.search.embed_cache import Progress
 from bot.search.embedder import Embedder
-from bot.search.engines import open_embedder, space_name
+from bot.search.engines import embedder_for, space_name
 from bot.search.folder import IndexBusy, Manifest, changes
 from bot.search.folder import rollback as rollback_index
 from bot.search.index import build
@@ -117,8 +117,7 @@ class _ModelOnDemand:
 
     def encode(self, texts: list[str]):
         if self._model is None:
-            s = self._settings
-            self._model = open_embedder(s.embedding_model, s.engine, onnx_dir=s.onnx_dir, threads=s.torch_threads or None)
+            self._model = embedder_for(self._settings, threads=self._settings.torch_threads or None)
             if self._model.dim != self.dim:  # pragma: no cover - a different model package
                 raise RuntimeError(f"{self.name} has {self._model.dim} dimensions, expected {self.dim}")
         return self._model.encode(texts)

@@ -34,7 +34,7 @@ from bot.safety.check import CrisisCheck
 from bot.safety.patterns import sure_sign
 from bot.search.embed_cache import Progress
 from bot.search.embedder import SERVING_TORCH_THREADS, Embedder
-from bot.search.engines import open_embedder
+from bot.search.engines import embedder_for
 from bot.search.folder import read_manifest
 from bot.search.reindex import BuildSummary, reindex
 from bot.serve import vocabulary
@@ -192,9 +192,8 @@ class BotHolder:
             return self.embedder
         settings = self.settings
         if given is None:
-            given = open_embedder(settings.embedding_model, settings.engine, onnx_dir=settings.onnx_dir,
-                                  threads=settings.torch_threads or SERVING_TORCH_THREADS, traced=settings.traced_model,
-                                  passes=max(1, settings.encode_workers))
+            given = embedder_for(settings, threads=settings.torch_threads or SERVING_TORCH_THREADS,
+                                 traced=settings.traced_model, passes=max(1, settings.encode_workers))
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None
