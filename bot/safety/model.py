@@ -28,7 +28,7 @@ import numpy as np
 
 from bot.errors import EngineError, ModelMissing
 from bot.search.embedder import offline_transformers, weights_sha256
-from bot.search.engines import SAME_SPACE_COSINE, PooledGraph
+from bot.search.engines import SAME_SPACE_COSINE, PooledGraph, cosines
 from bot.search.export import export_folder, export_lock, export_pooled, move_in, weights_file
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,6 @@ class CrisisModel:
         if self._body.config.hidden_size != self.head.weights.shape[0]:
             raise ModelMissing(f"the crisis model's head does not fit its transformer in {folder}; {fix}")
         self._torch = torch
-        self._weights = torch.from_numpy(self.head.weights.astype(np.float32))
         self._lock = threading.Lock()
         self._traced = self._trace()
         logger.info("crisis model loaded from %s in %.1fs (%d layers)", folder, time.perf_counter() - started,
@@ -108,17 +107,12 @@ class CrisisModel:
         """One probability per text, in order."""
         if not texts:
             return np.zeros(0, np.float32)
-        if self._graph is not None:
-            logits = self._graph.run(list(texts)).astype(np.float64) @ self.head.weights.astype(np.float64) + self.head.bias
-            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
-        torch = self._torch
-        with self._lock, torch.inference_mode():
-            batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.head.max_length, return_tensors="pt")
-            pooled = self._pooled(batch)
-            logits = pooled @ self._weights + self.head.bias
-        return torch.sigmoid(logits).numpy().astype(np.float32)
+        pooled = self._graph.run(list(texts)) if self._graph is not None else self._pooled_numpy(texts)
+        logits = pooled.astype(np.float64) @ self.head.weights.astype(np.float64) + self.head.bias
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def _pooled_numpy(self, texts: list[str]) -> np.ndarray:
+        """The pooled token states of ``texts`` through PyTorch."""
         torch = self._torch
         with self._lock, torch.inference_mode():
             batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.head.max_length, return_tensors="pt")
@@ -211,7 +205,7 @@ def _export_crisis(folder: Path, head: Head, tmp: Path, graph: Path) -> None:
         runner = PooledGraph(tmp, folder / "tokenizer.json", head.max_length, threads=1)
         texts = list(CrisisModel.TRACE_CHECK)
         got, want = runner.run(texts), model._pooled_numpy(texts)
-        cosine = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
+        cosine = cosines(got, want)
         if float(cosine.min()) < SAME_SPACE_COSINE:
             raise EngineError(f"the ONNX export of the crisis model in {folder} differs from PyTorch (cosine "
                               f"{cosine.min():.6f}): set FAQBOT_ENGINE=torch")

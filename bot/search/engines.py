@@ -70,6 +70,12 @@ CHECK_TEXTS = (
 )
 
 
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The cosine between each row of ``a`` and the same row of ``b``: how an export is
+    compared with PyTorch."""
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
 def check_engine(engine: str) -> str:
     """``engine`` if it names an engine; otherwise :class:`EngineError` saying which do."""
     if engine not in ENGINES:

@@ -30,6 +30,7 @@ from bot.search.engines import (
     ExportMeta,
     PooledGraph,
     check_engine,
+    cosines,
     read_meta,
 )
 
@@ -96,7 +97,7 @@ def _export(model: str | Path, name: str, engine: str, graph: Path) -> None:
         max_length = int(st.max_seq_length)
         runner = PooledGraph(path, model_folder(model) / "tokenizer.json", max_length)
         texts = list(CHECK_TEXTS)
-        cosine = (runner.run(texts) * torch_model.encode(texts)).sum(axis=1)
+        cosine = cosines(runner.run(texts), torch_model.encode(texts))
         if engine == ONNX and float(cosine.min()) < SAME_SPACE_COSINE:
             raise EngineError(f"the ONNX export of {name} computes other vectors than PyTorch (cosine {cosine.min():.6f} "
                               f"< {SAME_SPACE_COSINE}): serve it with FAQBOT_ENGINE=torch, and report the versions of "

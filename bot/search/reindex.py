@@ -21,7 +21,7 @@ from bot.ingest.corpus import Chunk, Document, chunk_document, file_hashes, hash
 from bot.ingest.questions import Phrasing, load_questions
 from bot.ingest.wording import Vocabulary, load_vocabulary
 from bot.search.embed_cache import Progress
-from bot.search.embedder import Embedder
+from bot.search.embedder import Embedder, MiniLMEmbedder
 from bot.search.engines import embedder_for, space_name
 from bot.search.folder import IndexBusy, Manifest, changes
 from bot.search.folder import rollback as rollback_index
@@ -107,7 +107,7 @@ class _ModelOnDemand:
     """The real model, loaded only when a text is missing from the cache: an unchanged
     re-index does not pay the seconds it takes to load."""
 
-    dim = 384
+    dim = MiniLMEmbedder.dim
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
