@@ -25,10 +25,12 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # the next visitor need (docs/BENCHMARKS.md). Set before numpy is imported.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi.concurrency import run_in_threadpool  # noqa: E402
 
 from bot.adapters.api import create_api  # noqa: E402
+from bot.adapters.console import build_ui, staff_auth  # noqa: E402
 from bot.adapters.security import console_options  # noqa: E402
 from bot.errors import BotError  # noqa: E402
 from bot.serve.ratelimit import SharedRateLimiter  # noqa: E402
@@ -57,12 +59,7 @@ def build_app(settings: Settings, holder: BotHolder | None = None, log: ChatLog 
     """The ASGI app: API routes first, the Gradio console mounted at ``/``.
 
     Raises :class:`bot.adapters.console.OpenConsoleRefused` when the console would be open to
-    the network without a sign-in. Gradio is imported here, not with the module: a server
-    starts loading the bot first, and the two overlap (about a second of start-up)."""
-    import gradio as gr
-
-    from bot.adapters.console import build_ui, staff_auth
-
+    the network without a sign-in."""
     auth = staff_auth(settings)
     holder = holder or BotHolder(settings)
     log = log or ChatLog.open(settings)
@@ -105,12 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         parser.exit(2, f"error: {exc}\n")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    holder = BotHolder(settings)
-    holder.load_in_background()  # while the console is built
     try:
-        app, holder, log = build_app(settings, holder)
+        app, holder, log = build_app(settings)
     except (BotError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
+    holder.load_in_background()
     try:
         # Open console tabs keep a heartbeat stream open: without a limit, stopping the server
         # would wait for them.
